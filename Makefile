@@ -1,0 +1,52 @@
+# tlmc: `make setup` once, then `make demo` or `make test`.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+DEMO    ?= demo
+
+.PHONY: setup apt venv demo test test-fast bench clean
+
+setup: apt venv
+
+# The ARM cross-compiler and QEMU (for the emulated boards). As root: installed when missing.
+# Otherwise: print the exact command. --no-install-recommends skips 1.5 GB of ARM libstdc++.
+apt:
+	@missing=""; \
+	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi libnewlib-arm-none-eabi"; \
+	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
+	if [ -z "$$missing" ]; then echo "apt: ARM toolchain and QEMU present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "apt: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PKGS); \
+	else echo "apt: missing$$missing; run: sudo apt-get update && sudo apt-get install -y --no-install-recommends $(APT_PKGS)"; fi
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+venv: $(BIN)/python
+	$(BIN)/pip install -q -e '.[train,dev]'
+
+# The built-in voice-command recipe end to end: init, train, quantize, generate.
+demo: setup
+	rm -rf $(DEMO)
+	$(BIN)/tlmc init $(DEMO)
+	$(BIN)/tlmc -h >/dev/null
+	cd $(DEMO) && ../$(BIN)/tlmc train
+	cd $(DEMO) && ../$(BIN)/tlmc quantize
+	cd $(DEMO) && ../$(BIN)/tlmc info
+	cd $(DEMO) && ../$(BIN)/tlmc generate --int8 --prompt "turn off the " --tokens 60
+	cd $(DEMO) && ../$(BIN)/tlmc generate --int8 --prompt "could you " --tokens 80 --temperature 0.8 --seed 7
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python bench/quality.py --corpus ../shared/data/tinyshakespeare.txt
+
+clean:
+	rm -rf build $(DEMO) .pytest_cache

@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny projects that train in seconds, built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TINY = """
+[project]
+name = "tiny"
+[data]
+recipe = "commands"
+recipe_lines = 3000
+[model]
+context = 8
+embed = 8
+hidden = [48]
+[train]
+steps = 240
+batch = 64
+lr = 0.01
+checkpoint_steps = 50
+[quantize]
+calibration_samples = 100
+eval_samples = 400
+golden_vectors = 60
+"""
+
+
+def write_project(folder: Path, text: str = TINY) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tlm.toml").write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_quantized(tmp_path_factory):
+    """A tiny commands-recipe project, trained and quantized: (project, train metrics, report)."""
+    from toolchain import project, quantize, train
+
+    root = write_project(tmp_path_factory.mktemp("tiny"))
+    p = project.Project.load(root)
+    metrics = train.run(p.cfg, p.build, progress=False)
+    report = quantize.run(p.cfg, p.build)
+    return p, metrics, report

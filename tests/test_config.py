@@ -1,0 +1,82 @@
+"""tlm.toml validation: every field error is one line naming file, field, value and fix."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from toolchain import config
+from toolchain.errors import ConfigError
+
+from .conftest import write_project
+
+
+def load_text(tmp_path, text):
+    write_project(tmp_path, text)
+    return config.load(tmp_path)
+
+
+def test_defaults_fill_every_field(tmp_path):
+    cfg = load_text(tmp_path, "")
+    for sec, fields in config.SCHEMA.items():
+        assert set(cfg[sec]) == set(fields)
+    assert cfg["model"]["arch"] == "mlp" and cfg.documents() == "lines"
+
+
+def test_rendered_default_config_loads_and_documents_every_field(tmp_path):
+    text = config.render_default("x")
+    for sec, fields in config.SCHEMA.items():
+        assert f"[{sec}]" in text
+        for key in fields:
+            assert f"\n{key} = " in text
+    raw = tomllib.loads(text)
+    cfg = config.validate(raw, tmp_path / "tlm.toml")
+    assert cfg["project"]["name"] == "x"
+
+
+@pytest.mark.parametrize("text, must_name", [
+    ("[modle]\n", ["[modle]", "did you mean 'model'"]),
+    ("[model]\ncontxt = 4\n", ["contxt", "did you mean 'context'"]),
+    ("[model]\ncontext = -3\n", ["[model] context = -3", "from 1 to 512"]),
+    ("[model]\ncontext = 'big'\n", ["[model] context = 'big'", "an integer"]),
+    ("[model]\ncontext = true\n", ["[model] context = True", "an integer"]),
+    ("[model]\nhidden = [0]\n", ["[model] hidden", "1 to 8 integers"]),
+    ("[model]\nhidden = []\n", ["[model] hidden"]),
+    ("[model]\narch = 'lstm9'\n", ["[model] arch = 'lstm9'", "one of"]),
+    ("[train]\nlr = 0\n", ["[train] lr = 0.0"]),
+    ("[train]\nbatch = 1.5\n", ["[train] batch = 1.5", "an integer"]),
+    ("[tokenizer]\nkind = 'word'\n", ["[tokenizer] kind = 'word'", "'char', 'byte'"]),
+    ("[data]\nval_fraction = 0.9\n", ["[data] val_fraction = 0.9"]),
+    ("[data]\nrecipe = ''\n", ["neither recipe nor corpus"]),
+    ("[data]\ncorpus = ['missing.txt']\n", ["both recipe"]),
+    ("[data]\nrecipe = ''\ncorpus = ['missing.txt']\n", ["'missing.txt' not found"]),
+    ("[data]\nrecipe = ''\ncorpus = [3]\n", ["list of file paths"]),
+    ("[board]\nid = 'nano34'\n", ["unknown board 'nano34'"]),
+    ("model = 3\n", ["'model' must be a [model] table"]),
+    ("[model\n", ["not valid TOML"]),
+])
+def test_config_errors_are_one_line_and_name_the_field(tmp_path, text, must_name):
+    with pytest.raises(ConfigError) as e:
+        load_text(tmp_path, text)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith("tlm.toml") or "tlm.toml" in msg
+    for part in must_name:
+        assert part in msg, msg
+
+
+def test_missing_config_says_how_to_make_one(tmp_path):
+    with pytest.raises(ConfigError, match="tlmc init"):
+        config.load(tmp_path)
+
+
+def test_non_utf8_config_is_a_config_error(tmp_path):
+    (tmp_path / "tlm.toml").write_bytes(b"[project]\nname = '\xff'\n")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        config.load(tmp_path)
+
+
+def test_int_is_accepted_for_float_fields(tmp_path):
+    cfg = load_text(tmp_path, "[train]\nlr = 1\n")
+    assert cfg["train"]["lr"] == 1.0 and isinstance(cfg["train"]["lr"], float)

@@ -1,0 +1,188 @@
+"""The `tlmc` command line: thin click commands over library functions.
+
+Nothing heavy is imported at module level, so `tlmc --help` stays fast; TensorFlow loads only
+inside the stages that train or convert. Every `TlmcError` becomes one line on stderr with its
+exit code (2 for usage and config errors), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import TlmcError
+
+
+def _fail(e: TlmcError) -> None:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(e.exit_code)
+
+
+def handle_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TlmcError as e:
+            _fail(e)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def emit_json(obj: dict) -> None:
+    click.echo(json.dumps(obj, sort_keys=True))
+
+
+def project_option(fn):
+    return click.option("-C", "--project", "project_dir", default=".", show_default=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Project folder (holds tlm.toml).")(fn)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+
+
+def _load(project_dir: Path):
+    from .project import Project
+
+    return Project.load(project_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tlmc")
+def main() -> None:
+    """tlmc: train a tiny language model, quantize it to int8 and run it on a microcontroller.
+
+    \b
+    Typical flow (in a project folder):
+      tlmc init myproj && cd myproj
+      tlmc train        # data + training (resumable)
+      tlmc quantize     # full-int8 .tflite, float vs int8 report, golden vectors
+      tlmc generate --prompt "turn off the " --int8
+      tlmc info
+    """
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--corpus", multiple=True, type=click.Path(dir_okay=False),
+              help="UTF-8 text file to train on (repeatable). Default: the built-in voice-command recipe.")
+@click.option("--force", is_flag=True, help="Overwrite an existing tlm.toml.")
+@handle_errors
+def init(folder: Path, corpus: tuple[str, ...], force: bool) -> None:
+    """Create a project FOLDER with a commented tlm.toml that works as is."""
+    from .project import init as init_project
+
+    path = init_project(folder, list(corpus) or None, force=force)
+    click.echo(f"wrote {path}", err=True)
+    click.echo(f"next: cd {folder} && tlmc train", err=True)
+
+
+@main.command()
+@project_option
+@json_option
+@click.option("--force", is_flag=True, help="Retrain from scratch even if nothing changed.")
+@handle_errors
+def train(project_dir: Path, as_json: bool, force: bool) -> None:
+    """Prepare data and train the model (resumes an interrupted run)."""
+    from .train import run
+
+    p = _load(project_dir)
+    metrics = run(p.cfg, p.build, force=force)
+    if as_json:
+        emit_json(metrics)
+    else:
+        state = "up to date (cached)" if metrics["cached"] else f"trained in {metrics['train_seconds']} s"
+        click.echo(f"{metrics['arch']}: {metrics['params']:,} params, {state}\n"
+                   f"val CE {metrics['val_ce']:.4f}  perplexity {metrics['val_ppl']:.3f}  "
+                   f"accuracy {metrics['val_acc']:.4f}")
+
+
+@main.command()
+@project_option
+@json_option
+@click.option("--force", is_flag=True, help="Redo the conversion even if nothing changed.")
+@handle_errors
+def quantize(project_dir: Path, as_json: bool, force: bool) -> None:
+    """Full-int8 .tflite, float vs int8 report, TFLM check and golden vectors."""
+    from .quantize import run
+
+    p = _load(project_dir)
+    r = run(p.cfg, p.build, force=force)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"{'':12}{'float':>10}{'int8':>10}\n"
+               f"{'CE (nats)':12}{r['float_ce']:>10.4f}{r['int8_ce']:>10.4f}   ({r['ce_increase_pct']:+.2f}%)\n"
+               f"{'perplexity':12}{r['float_ppl']:>10.3f}{r['int8_ppl']:>10.3f}\n"
+               f"{'accuracy':12}{r['float_acc']:>10.4f}{r['int8_acc']:>10.4f}\n"
+               f"on {r['eval_windows']} validation windows\n"
+               f"model.tflite {r['tflite_bytes']:,} B, TFLM arena {r['tflm_arena_bytes']:,} B, "
+               f"ops {', '.join(r['ops'])}\n"
+               f"{r['golden_vectors']} golden vectors (TFLM reference kernels), model hash {r['model_hash']}"
+               + ("  [cached]" if r["cached"] else ""))
+
+
+@main.command()
+@project_option
+@json_option
+@click.option("--prompt", default="", help="Text the model continues.")
+@click.option("--tokens", default=60, show_default=True, type=int, help="How many tokens to generate.")
+@click.option("--seed", default=1, show_default=True, type=int, help="PRNG seed (xorshift32).")
+@click.option("--temperature", default=0.0, show_default=True, type=float,
+              help="0 is greedy; above 0 samples (see docs/sampling.md).")
+@click.option("--top-k", default=0, show_default=True, type=int, help="Sample among the k most likely (0: all).")
+@click.option("--int8", is_flag=True, help="Run the int8 model in TFLM (what a device computes).")
+@handle_errors
+def generate(project_dir: Path, as_json: bool, prompt: str, tokens: int, seed: int, temperature: float,
+             top_k: int, int8: bool) -> None:
+    """Continue a prompt with the trained model."""
+    from .generate import generate as gen
+
+    p = _load(project_dir)
+    r = gen(p.build, prompt, tokens, seed=seed, temperature=temperature, top_k=top_k, int8=int8)
+    if as_json:
+        emit_json({"prompt": prompt, "text": r.text, "ids": r.ids, "int8": int8, "seed": seed,
+                   "temperature": temperature, "top_k": top_k})
+    else:
+        click.echo(prompt + r.text)
+
+
+@main.command()
+@project_option
+@json_option
+@handle_errors
+def info(project_dir: Path, as_json: bool) -> None:
+    """Params, MACs/token, weight bytes, ops and TFLM arena of the project's model."""
+    from .info import info as get_info
+
+    p = _load(project_dir)
+    r = get_info(p.cfg)
+    if as_json:
+        emit_json(r)
+        return
+    rows = [("project", r["project"]), ("arch", r["arch"]), ("context", r["context"]),
+            ("vocab", r["vocab_size"]), ("params", f"{r['params']:,}"),
+            ("MACs/token", f"{r['macs_per_token']:,}")]
+    if r["trained"]:
+        rows.append(("val CE (float)", f"{r['val_ce']:.4f}"))
+    if r["quantized"]:
+        rows += [("int8 weight bytes", f"{r['weight_bytes']:,}"), ("model.tflite", f"{r['tflite_bytes']:,} B"),
+                 ("ops", ", ".join(r["ops"])), ("TFLM arena", f"{r['tflm_arena_bytes']:,} B"),
+                 ("CE float/int8", f"{r['float_ce']:.4f} / {r['int8_ce']:.4f}"), ("model hash", r["model_hash"])]
+    else:
+        rows.append(("int8", "not quantized yet: run 'tlmc quantize'"))
+    for k, v in rows:
+        click.echo(f"{k:18} {v}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

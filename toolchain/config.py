@@ -1,0 +1,221 @@
+"""Project configuration: `tlm.toml`, validated field by field.
+
+The schema below is the one source of truth for what a field may hold: `load()` checks every
+field against it and `tlmc init` writes a commented file from the same defaults. Every error is
+one line naming the file, the field, the value and the fix (exit code 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+CONFIG_NAME = "tlm.toml"
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type | tuple[type, ...]
+    default: Any
+    check: Callable[[Any], str | None] | None = None  # returns a complaint, or None if fine
+    help: str = ""
+
+
+def _range(lo: float, hi: float) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        return None if lo <= v <= hi else f"must be from {lo} to {hi}"
+
+    return check
+
+
+def _choice(*options: str) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        return None if v in options else "must be one of " + ", ".join(repr(o) for o in options)
+
+    return check
+
+
+def _hidden(v: Any) -> str | None:
+    if not v or len(v) > 8 or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 4096 for h in v):
+        return "must be a list of 1 to 8 integers from 1 to 4096, e.g. [256, 256]"
+    return None
+
+
+def _corpus(v: Any) -> str | None:
+    if not all(isinstance(p, str) and p for p in v):
+        return 'must be a list of file paths, e.g. ["data/a.txt", "data/b.txt"]'
+    return None
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "project": {
+        "name": Field(str, "tlm", None, "a name for reports and generated code"),
+    },
+    "data": {
+        "recipe": Field(str, "commands", _choice("commands", ""), 'built-in data generator ("" to use corpus files)'),
+        "corpus": Field(list, [], _corpus, "UTF-8 text files (paths relative to this file); used when recipe is empty"),
+        "recipe_lines": Field(int, 20000, _range(10, 10_000_000), "how many lines the recipe generates"),
+        "recipe_seed": Field(int, 1, _range(0, 2**31 - 1), "seed of the recipe generator"),
+        "documents": Field(str, "auto", _choice("auto", "lines", "files"),
+                           "what the model starts fresh on: each line or each file (auto: lines for a recipe, files for a corpus)"),
+        "val_fraction": Field(float, 0.1, _range(0.001, 0.5), "share of the text held out for validation"),
+    },
+    "tokenizer": {
+        "kind": Field(str, "char", _choice("char", "byte"), "char: learned character vocabulary; byte: 256 byte values"),
+        "max_vocab": Field(int, 96, _range(3, 4096), "char only: keep the most frequent characters, the rest map to <unk>"),
+    },
+    "model": {
+        "arch": Field(str, "mlp", _choice("mlp"), "architecture from the registry"),
+        "context": Field(int, 24, _range(1, 512), "tokens the model sees (K)"),
+        "embed": Field(int, 16, _range(1, 1024), "embedding width"),
+        "hidden": Field(list, [256, 256], _hidden, "widths of the hidden Dense+ReLU layers"),
+    },
+    "train": {
+        "epochs": Field(int, 2, _range(1, 10_000), "passes over the training windows"),
+        "steps": Field(int, 0, _range(0, 100_000_000), "if > 0: stop after this many steps in all (overrides epochs)"),
+        "batch": Field(int, 128, _range(1, 65536), "windows per step"),
+        "lr": Field(float, 0.002, _range(1e-6, 1.0), "Adam learning rate (cosine decay to 10%)"),
+        "seed": Field(int, 1, _range(0, 2**31 - 1), "seed for weights and data order"),
+        "checkpoint_steps": Field(int, 500, _range(1, 100_000_000), "save a resumable checkpoint this often"),
+    },
+    "quantize": {
+        "calibration_samples": Field(int, 500, _range(10, 100_000), "training windows for int8 calibration"),
+        "eval_samples": Field(int, 2000, _range(10, 1_000_000), "validation windows for the float vs int8 report"),
+        "golden_vectors": Field(int, 200, _range(1, 100_000), "TFLM reference input/output pairs saved with the model"),
+    },
+    "board": {
+        "id": Field(str, "host", None, "target board (see boards/)"),
+    },
+}
+
+
+@dataclass
+class Config:
+    """A validated tlm.toml. `sections[name][field]` holds every field, defaults filled in."""
+
+    path: Path
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.sections[section]
+
+    def corpus_paths(self) -> list[Path]:
+        return [(self.root / p) for p in self.sections["data"]["corpus"]]
+
+    def documents(self) -> str:
+        d = self.sections["data"]["documents"]
+        if d != "auto":
+            return d
+        return "lines" if self.sections["data"]["recipe"] else "files"
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", list: "a list", bool: "true or false"}
+    return names.get(kind, str(kind)) if isinstance(kind, type) else " or ".join(names[k] for k in kind)
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(options)})"
+
+
+def validate(raw: dict[str, Any], path: Path) -> Config:
+    """Check `raw` (parsed TOML) against SCHEMA; fill defaults; raise ConfigError on the first problem."""
+    name = path.name
+    sections: dict[str, dict[str, Any]] = {}
+    for sec in raw:
+        if sec not in SCHEMA:
+            raise ConfigError(f"{name}: unknown section [{sec}]{_suggest(sec, list(SCHEMA))}; remove or rename it")
+        if not isinstance(raw[sec], dict):
+            raise ConfigError(f"{name}: '{sec}' must be a [{sec}] table, not a value")
+    for sec, fields in SCHEMA.items():
+        given = raw.get(sec, {})
+        for key in given:
+            if key not in fields:
+                raise ConfigError(
+                    f"{name}: unknown field [{sec}] {key}{_suggest(key, list(fields))}; remove or rename it")
+        out: dict[str, Any] = {}
+        for key, spec in fields.items():
+            v = given.get(key, spec.default)
+            if spec.kind is float and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)
+            if isinstance(v, bool) and spec.kind is not bool or not isinstance(v, spec.kind):
+                raise ConfigError(
+                    f"{name}: [{sec}] {key} = {v!r}: must be {_type_name(spec.kind)}; "
+                    f"fix it in {name} (default: {spec.default!r})")
+            if spec.check is not None:
+                complaint = spec.check(v)
+                if complaint:
+                    raise ConfigError(f"{name}: [{sec}] {key} = {v!r}: {complaint}; fix it in {name}")
+            out[key] = list(v) if isinstance(v, list) else v
+        sections[sec] = out
+    cfg = Config(path=path, sections=sections)
+    d = sections["data"]
+    if not d["recipe"] and not d["corpus"]:
+        raise ConfigError(f'{name}: [data] has neither recipe nor corpus; set recipe = "commands" or corpus = ["file.txt"]')
+    if d["recipe"] and d["corpus"]:
+        raise ConfigError(f'{name}: [data] sets both recipe = {d["recipe"]!r} and corpus; keep one (recipe = "" to use the corpus)')
+    for p, rel in zip(cfg.corpus_paths(), d["corpus"]):
+        if not p.is_file():
+            raise ConfigError(f"{name}: [data] corpus file {rel!r} not found (looked in {p.parent}); fix the path")
+    from . import boards  # late: boards imports nothing heavy, but keep config importable alone
+
+    try:
+        boards.resolve(sections["board"]["id"], where=f"{name}: [board] id")
+    except ConfigError:
+        raise
+    except Exception as e:  # UsageError from the board registry: same message, config class
+        raise ConfigError(str(e)) from None
+    return cfg
+
+
+def load(path: Path | str) -> Config:
+    """Read and validate a tlm.toml (a file, or a folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path}: no {CONFIG_NAME} here; run 'tlmc init DIR' or pass --project DIR")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}; fix the syntax") from None
+    return validate(raw, path)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def render_default(name: str, corpus: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> str:
+    """The commented tlm.toml that `tlmc init` writes: every field, its value and what it means."""
+    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    overrides.setdefault("project", {})["name"] = name
+    if corpus:
+        overrides.setdefault("data", {}).update(recipe="", corpus=corpus)
+    lines = [f"# tlmc project configuration. Every field is optional; shown with its value.",
+             f"# Check it with 'tlmc info'; errors name the field and the fix.", ""]
+    for sec, fields in SCHEMA.items():
+        lines.append(f"[{sec}]")
+        for key, spec in fields.items():
+            v = overrides.get(sec, {}).get(key, spec.default)
+            lines.append(f"{key} = {_toml_value(v)}".ljust(33) + f" # {spec.help}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""Stage `data`: text -> tokenizer + train/val token streams.
+
+Each document (a line of a recipe, or a file of a corpus, per `[data] documents`) is preceded by
+`context` <pad> tokens in the stream, so the model learns to start from the same all-<pad>
+window a freshly reset device holds. Windows whose target is <pad> are never trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .errors import UsageError
+from .fsutil import atomic_save_npz, hash_json, read_json, atomic_write_json, sha256_file
+from .tokenizer import PAD, Tokenizer
+
+
+def read_documents(cfg: Config) -> list[str]:
+    """The raw text as a list of documents (recipe lines, corpus files or corpus lines)."""
+    from . import recipes
+
+    d = cfg["data"]
+    if d["recipe"]:
+        lines = recipes.RECIPES[d["recipe"]](d["recipe_lines"], d["recipe_seed"])
+        docs = [ln + "\n" for ln in lines]
+        return docs if cfg.documents() == "lines" else ["".join(docs)]
+    docs = []
+    for path, rel in zip(cfg.corpus_paths(), d["corpus"]):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UsageError(
+                f"{rel}: not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}); convert it, e.g. "
+                f"'iconv -f latin1 -t utf-8'") from None
+        if not text.strip():
+            raise UsageError(f"{rel}: the corpus file is empty; add text or remove it from [data] corpus")
+        if cfg.documents() == "lines":
+            docs.extend(ln + "\n" for ln in text.splitlines() if ln.strip())
+        else:
+            docs.append(text)
+    return docs
+
+
+def split_documents(docs: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Hold out validation text. Many documents: a seeded random share of them. Few: the tail
+    of each document (so a single-file corpus still gets a validation split)."""
+    if len(docs) >= 20:
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(docs))
+        n_val = max(1, int(round(len(docs) * val_fraction)))
+        val_idx = set(order[:n_val].tolist())
+        return ([d for i, d in enumerate(docs) if i not in val_idx],
+                [d for i, d in enumerate(docs) if i in val_idx])
+    train, val = [], []
+    for d in docs:
+        cut = int(len(d) * (1 - val_fraction))
+        train.append(d[:cut])
+        val.append(d[cut:])
+    return train, val
+
+
+def to_stream(docs: list[str], tok: Tokenizer, context: int) -> np.ndarray:
+    pad = np.zeros(context, dtype=np.int32)
+    parts = []
+    for d in docs:
+        parts.append(pad)
+        parts.append(tok.encode(d))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+
+
+def target_positions(stream: np.ndarray, context: int) -> np.ndarray:
+    """Positions t >= context whose token is real text: the window stream[t-context:t] predicts it."""
+    pos = np.arange(context, len(stream), dtype=np.int64)
+    return pos[stream[context:] != PAD]
+
+
+def windows(stream: np.ndarray, positions: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x [n, context] int32, y [n] int32) for the given target positions."""
+    idx = positions[:, None] + np.arange(-context, 0)[None, :]
+    return stream[idx].astype(np.int32), stream[positions].astype(np.int32)
+
+
+@dataclass
+class Dataset:
+    tokenizer: Tokenizer
+    train: np.ndarray  # token stream
+    val: np.ndarray
+    context: int
+
+    def train_positions(self) -> np.ndarray:
+        return target_positions(self.train, self.context)
+
+    def val_positions(self) -> np.ndarray:
+        return target_positions(self.val, self.context)
+
+
+def stage_hash(cfg: Config) -> str:
+    from . import recipes
+
+    d = cfg["data"]
+    inputs = {"data": d, "tokenizer": cfg["tokenizer"], "context": cfg["model"]["context"],
+              "documents": cfg.documents(), "recipes_version": recipes.__dict__.get("VERSION", 1),
+              "files": [sha256_file(p) for p in cfg.corpus_paths()]}
+    return hash_json(inputs)
+
+
+def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
+    """Run (or reuse) the data stage; returns the dataset."""
+    out = build / "data"
+    h = stage_hash(cfg)
+    stamp = out / "stamp.json"
+    context = cfg["model"]["context"]
+    if stamp.is_file() and read_json(stamp).get("hash") == h and (out / "streams.npz").is_file():
+        z = np.load(out / "streams.npz")
+        return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context)
+    docs = read_documents(cfg)
+    train_docs, val_docs = split_documents(docs, cfg["data"]["val_fraction"], cfg["train"]["seed"])
+    tk = cfg["tokenizer"]
+    tok = Tokenizer.learn(train_docs, tk["kind"], tk["max_vocab"])
+    train = to_stream(train_docs, tok, context)
+    val = to_stream(val_docs, tok, context)
+    if len(target_positions(train, context)) < 1 or len(target_positions(val, context)) < 1:
+        raise UsageError("[data]: too little text for a train and a validation split; add text or raise val_fraction")
+    tok.save(out / "tokenizer.json")
+    atomic_save_npz(out / "streams.npz", train=train, val=val)
+    atomic_write_json(stamp, {"hash": h, "vocab_size": tok.vocab_size, "train_tokens": int(len(train)),
+                              "val_tokens": int(len(val))})
+    log(f"data: {len(docs)} documents, vocab {tok.vocab_size}, {len(train):,} train / {len(val):,} val tokens")
+    return Dataset(tok, train, val, context)

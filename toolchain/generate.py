@@ -1,0 +1,72 @@
+"""Host-side generation: float (LiteRT) or int8 (TFLM, the same arithmetic a device runs).
+
+int8 generation follows docs/sampling.md exactly, so a device generates the same text for the
+same prompt, seed, temperature and top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import interp, sampling, tflite_model
+from .errors import TlmcError, UsageError
+from .tokenizer import PAD, Tokenizer
+
+
+@dataclass
+class GenResult:
+    text: str
+    ids: list[int]
+    prompt_ids: list[int]
+
+
+def generate_ids(step, context: int, prompt_ids: list[int], n_tokens: int, pick) -> list[int]:
+    """The token loop: window of the last `context` ids (starts all <pad>), push the prompt, then
+    `n_tokens` times: logits = step(window); id = pick(logits); push id."""
+    window = [PAD] * context
+    for t in prompt_ids:
+        window = window[1:] + [int(t)]
+    out = []
+    for _ in range(n_tokens):
+        nxt = pick(step(np.asarray(window, np.int32)))
+        out.append(nxt)
+        window = window[1:] + [nxt]
+    return out
+
+
+def generate(build: Path, prompt: str, n_tokens: int, *, seed: int = 1, temperature: float = 0.0,
+             top_k: int = 0, int8: bool = False) -> GenResult:
+    if n_tokens < 0:
+        raise UsageError(f"--tokens {n_tokens}: must be 0 or more")
+    if temperature < 0:
+        raise UsageError(f"--temperature {temperature}: must be 0 (greedy) or more")
+    if top_k < 0:
+        raise UsageError(f"--top-k {top_k}: must be 0 (all) or more")
+    tok = Tokenizer.load(build / "data" / "tokenizer.json")
+    name = "model.tflite" if int8 else "model_float.tflite"
+    path = build / "quantize" / name
+    if not path.is_file():
+        raise TlmcError(f"{path}: not built; run 'tlmc quantize' first")
+    buf = path.read_bytes()
+    model = tflite_model.parse(buf, str(path))
+    context = model.tensors[model.inputs[0]].shape[-1]
+    prompt_ids = tok.encode(prompt).tolist()
+    rng = sampling.XorShift32(seed)
+    if int8:
+        run = interp.Runner(buf, "tflm")
+        out_t = model.tensors[model.outputs[0]]
+        k_const = sampling.logit_k(float(out_t.scale[0]))
+        temp_milli = int(round(temperature * 1000))
+
+        def pick(logits):
+            return sampling.sample(logits, rng, temp_milli, top_k, k_const)
+    else:
+        run = interp.Runner(buf, "litert")
+
+        def pick(logits):
+            return sampling.sample_float(logits, rng, temperature, top_k)
+    ids = generate_ids(run, context, prompt_ids, n_tokens, pick)
+    return GenResult(text=tok.decode(ids), ids=ids, prompt_ids=prompt_ids)

@@ -1,0 +1,185 @@
+"""Stage `train`: a seeded, resumable Keras training run.
+
+A custom loop over a fixed, seeded order of training windows (a permutation per epoch), so an
+interrupted run resumes at the exact step it stopped at: the checkpoint holds weights, the
+optimizer's state (Adam moments, step count) and the position, and a resumed run ends with the
+same weights as an uninterrupted one. Outputs in build/train/: weights.npz (float weights by
+name), metrics.json, checkpoint.npz (while unfinished), stamp.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data as data_mod
+from . import models
+from .config import Config
+from .errors import TlmcError
+from .fsutil import atomic_save_npz, atomic_write_json, hash_json, read_json
+from .progress import Progress, log
+from .tfenv import tf as _tf
+
+
+class Interrupted(TlmcError):
+    exit_code = 130
+
+
+def stage_hash(cfg: Config, data_hash: str) -> str:
+    return hash_json({"data": data_hash, "model": cfg["model"], "train": cfg["train"]})
+
+
+def schedule(n_windows: int, t: dict) -> tuple[int, int]:
+    """(steps per epoch, total steps)."""
+    per_epoch = max(1, n_windows // t["batch"])
+    total = t["steps"] if t["steps"] > 0 else per_epoch * t["epochs"]
+    return per_epoch, total
+
+
+_perm_cache: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def batch_indices(n: int, batch: int, seed: int, epoch: int, step_in_epoch: int) -> np.ndarray:
+    """Indices of one batch: a fixed permutation of the windows per (seed, epoch)."""
+    key = (n, seed, epoch)
+    if key not in _perm_cache:
+        _perm_cache.clear()
+        _perm_cache[key] = np.random.default_rng([seed, epoch]).permutation(n)
+    s = step_in_epoch * batch
+    return _perm_cache[key][s:s + batch]
+
+
+def evaluate_logits_fn(logits_fn, ds_stream: np.ndarray, positions: np.ndarray, context: int,
+                       batch: int = 1024) -> dict:
+    """CE (nats), perplexity and next-token accuracy of a batched logits function."""
+    total_ce, correct = 0.0, 0
+    for s in range(0, len(positions), batch):
+        x, y = data_mod.windows(ds_stream, positions[s:s + batch], context)
+        logits = np.asarray(logits_fn(x), np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        total_ce += float(-logp[np.arange(len(y)), y].sum())
+        correct += int((logits.argmax(axis=1) == y).sum())
+    n = max(1, len(positions))
+    ce = total_ce / n
+    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / n, "n": int(len(positions))}
+
+
+def eval_positions(positions: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    if len(positions) <= limit:
+        return positions
+    return np.sort(np.random.default_rng(seed).choice(positions, size=limit, replace=False))
+
+
+def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int | None = None,
+        progress: bool | None = None) -> dict:
+    """Train (or resume, or reuse) the model of `cfg`; returns the metrics dict.
+
+    `stop_after_steps` simulates Ctrl-C after that many steps of this call (for tests)."""
+    ds = data_mod.prepare(cfg, build, log)
+    out = build / "train"
+    h = stage_hash(cfg, data_mod.stage_hash(cfg))
+    stamp = out / "stamp.json"
+    if not force and stamp.is_file() and read_json(stamp).get("hash") == h and (out / "weights.npz").is_file():
+        metrics = read_json(out / "metrics.json")
+        metrics["cached"] = True
+        return metrics
+
+    tf = _tf()
+    m, t = cfg["model"], cfg["train"]
+    arch = models.get(m["arch"])
+    tf.keras.utils.set_random_seed(t["seed"])
+    tf.config.experimental.enable_op_determinism()
+    model = arch.build(m, ds.tokenizer.vocab_size)
+    train_pos = ds.train_positions()
+    per_epoch, total = schedule(len(train_pos), t)
+    lr = tf.keras.optimizers.schedules.CosineDecay(t["lr"], decay_steps=total, alpha=0.1)
+    opt = tf.keras.optimizers.Adam(learning_rate=lr)
+    opt.build(model.trainable_variables)
+
+    step = 0
+    ckpt, ckpt_meta = out / "checkpoint.npz", out / "checkpoint.json"
+    if not force and ckpt.is_file() and ckpt_meta.is_file():
+        meta = read_json(ckpt_meta)
+        if meta.get("hash") == h:
+            z = np.load(ckpt)
+            model.set_weights([z[f"w{i}"] for i in range(meta["n_weights"])])
+            for i, v in enumerate(opt.variables):
+                v.assign(z[f"o{i}"])
+            step = meta["step"]
+            log(f"train: resuming at step {step}/{total} (epoch {step // per_epoch + 1})")
+        else:
+            log("train: config or data changed since the checkpoint; starting over")
+
+    def save_checkpoint(at: int) -> None:
+        arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+        arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(opt.variables)})
+        atomic_save_npz(ckpt, **arrays)
+        atomic_write_json(ckpt_meta, {"hash": h, "step": at, "n_weights": len(model.get_weights())})
+
+    @tf.function(jit_compile=False, reduce_retracing=True)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    params, macs = arch.count(arch.weights(model), m)
+    log(f"train: {m['arch']} {params:,} params, {macs:,} MACs/token, {len(train_pos):,} windows, "
+        f"{total} steps of {t['batch']}")
+    t0 = time.monotonic()
+    done_here = 0
+    losses: list[float] = []
+    try:
+        while step < total:
+            epoch = step // per_epoch
+            bar = Progress(min(per_epoch, total - epoch * per_epoch), f"epoch {epoch + 1}", enabled=progress)
+            while step < total and step // per_epoch == epoch:
+                if stop_after_steps is not None and done_here >= stop_after_steps:
+                    raise KeyboardInterrupt
+                idx = batch_indices(len(train_pos), t["batch"], t["seed"], epoch, step % per_epoch)
+                x, y = data_mod.windows(ds.train, train_pos[idx], ds.context)
+                losses.append(float(train_step(tf.constant(x), tf.constant(y))))
+                step += 1
+                done_here += 1
+                if step % t["checkpoint_steps"] == 0:
+                    save_checkpoint(step)
+                bar.update(step - epoch * per_epoch, f"loss {np.mean(losses[-50:]):.3f}")
+            save_checkpoint(step)
+            val = evaluate_logits_fn(lambda x: model(x, training=False).numpy(), ds.val,
+                                     eval_positions(ds.val_positions(), 20000), ds.context)
+            bar.close(f"loss {np.mean(losses[-per_epoch:]):.4f}  val CE {val['ce']:.4f}  "
+                      f"ppl {val['ppl']:.2f}  acc {val['acc']:.3f}")
+    except KeyboardInterrupt:
+        save_checkpoint(step)
+        raise Interrupted(f"training interrupted at step {step}/{total}; checkpoint saved in {ckpt.parent}; "
+                          f"run 'tlmc train' again to resume") from None
+
+    weights = arch.weights(model)
+    val = evaluate_logits_fn(lambda x: model(x, training=False).numpy(), ds.val, ds.val_positions(), ds.context)
+    tr = evaluate_logits_fn(lambda x: model(x, training=False).numpy(), ds.train,
+                            eval_positions(train_pos, 20000, 1), ds.context)
+    metrics = {"arch": m["arch"], "params": params, "macs_per_token": macs, "steps": total,
+               "train_seconds": round(time.monotonic() - t0, 2), "vocab_size": ds.tokenizer.vocab_size,
+               "val_ce": val["ce"], "val_ppl": val["ppl"], "val_acc": val["acc"], "val_windows": val["n"],
+               "train_ce": tr["ce"], "final_loss": float(np.mean(losses[-50:])) if losses else None}
+    atomic_save_npz(out / "weights.npz", **weights)
+    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(stamp, {"hash": h})
+    for p in (ckpt, ckpt_meta):
+        p.unlink(missing_ok=True)
+    metrics["cached"] = False
+    return metrics
+
+
+def load_weights(build: Path) -> dict[str, np.ndarray]:
+    p = build / "train" / "weights.npz"
+    if not p.is_file():
+        raise TlmcError(f"{p}: no trained model; run 'tlmc train' first")
+    z = np.load(p)
+    return {k: z[k] for k in z.files}
