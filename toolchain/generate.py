@@ -45,11 +45,11 @@ def generate(build: Path, prompt: str, n_tokens: int, *, seed: int = 1, temperat
         raise UsageError(f"--temperature {temperature}: must be 0 (greedy) or more")
     if top_k < 0:
         raise UsageError(f"--top-k {top_k}: must be 0 (all) or more")
-    tok = Tokenizer.load(build / "data" / "tokenizer.json")
     name = "model.tflite" if int8 else "model_float.tflite"
     path = build / "quantize" / name
     if not path.is_file():
         raise TlmcError(f"{path}: not built; run 'tlmc quantize' first")
+    tok = Tokenizer.load(build / "data" / "tokenizer.json")
     buf = path.read_bytes()
     model = tflite_model.parse(buf, str(path))
     context = model.tensors[model.inputs[0]].shape[-1]

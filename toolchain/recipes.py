@@ -458,7 +458,7 @@ def _v_clock(value: str, rng: random.Random) -> str:
     if r < 0.6:
         return f"{h12}.{minute:02d} {suffix}"
     m_words = f"oh {_UNITS[minute]}" if minute < 10 else _words_below_100(minute)
-    return f"{_say_number(h12, rng)} {m_words} {suffix}"
+    return f"{number_to_words(h12)} {m_words} {suffix}"
 
 
 # --------------------------------------------------------------------------------------------
