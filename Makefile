@@ -1,7 +1,7 @@
 # tlmc: `make setup` once, then `make demo` or `make test`.
 PY      ?= python3
 VENV    ?= .venv
-BIN     := $(VENV)/bin
+BIN     := $(abspath $(VENV))/bin
 APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 DEMO    ?= demo
 
@@ -33,11 +33,11 @@ demo: setup
 	rm -rf $(DEMO)
 	$(BIN)/tlmc init $(DEMO)
 	$(BIN)/tlmc -h >/dev/null
-	cd $(DEMO) && ../$(BIN)/tlmc train
-	cd $(DEMO) && ../$(BIN)/tlmc quantize
-	cd $(DEMO) && ../$(BIN)/tlmc info
-	cd $(DEMO) && ../$(BIN)/tlmc generate --int8 --prompt "turn off the " --tokens 60
-	cd $(DEMO) && ../$(BIN)/tlmc generate --int8 --prompt "could you " --tokens 80 --temperature 0.8 --seed 7
+	cd $(DEMO) && $(BIN)/tlmc train
+	cd $(DEMO) && $(BIN)/tlmc quantize
+	cd $(DEMO) && $(BIN)/tlmc info
+	cd $(DEMO) && $(BIN)/tlmc generate --int8 --prompt "turn off the " --tokens 60
+	cd $(DEMO) && $(BIN)/tlmc generate --int8 --prompt "could you " --tokens 80 --temperature 0.8 --seed 7
 
 test: setup
 	$(BIN)/python -m pytest -q
