@@ -149,3 +149,34 @@ def test_int8_sampler_matches_its_spec_on_real_logits(tiny_quantized):
     for row in z["outputs"][:10]:
         w = sampling.weights(row, 800, 5, k)
         assert sum(1 for x in w if x) <= 5 and max(w) == 65536
+
+
+def test_ctrl_c_mid_epoch_then_train_again_resumes(tmp_path):
+    """A real SIGINT to a running `tlmc train`: exit 130 with a checkpoint, then a second run
+    resumes from it instead of starting over."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = write_project(tmp_path / "p", TINY.replace("steps = 240", "steps = 1200"))
+    cmd = [sys.executable, "-m", "toolchain.cli", "train", "-C", str(root)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    meta = root / "build" / "train" / "checkpoint.json"
+    deadline = time.monotonic() + 120
+    while not meta.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert meta.exists(), proc.stderr.read() if proc.poll() is not None else "no checkpoint in time"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "resume" in err and "Traceback" not in err
+    step = json.loads(meta.read_text())["step"]
+    assert 0 < step < 1200
+    out = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"resuming at step {step}/1200" in out.stderr
+    assert json.loads(out.stdout)["steps"] == 1200
