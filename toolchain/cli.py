@@ -184,5 +184,51 @@ def info(project_dir: Path, as_json: bool) -> None:
         click.echo(f"{k:18} {v}")
 
 
+board_option = click.option("--board", default=None, help="Board id or alias (default: [board] id in tlm.toml).")
+
+
+@main.command()
+@project_option
+@board_option
+@json_option
+@handle_errors
+def emit(project_dir: Path, board: str | None, as_json: bool) -> None:
+    """Generate the C sources for a board into build/<board>/ (quantizes first if needed)."""
+    from .build import emit as do_emit
+
+    p = _load(project_dir)
+    r = do_emit(p.cfg, p.build, board)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"{r['out_dir']}: {', '.join(r['files'])}\n"
+               f"arena {r['arena_bytes']:,} B (TFLM needs {r['tflm_arena_bytes']:,} B), "
+               f"weights {r['weight_bytes']:,} B, ops {', '.join(r['ops'])}")
+
+
+@main.command()
+@project_option
+@board_option
+@json_option
+@handle_errors
+def build(project_dir: Path, board: str | None, as_json: bool) -> None:
+    """Every stage up to a compiled program for the board, with sizes (host: plus its selftest)."""
+    from .build import build as do_build
+
+    p = _load(project_dir)
+    r = do_build(p.cfg, p.build, board)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"board {r['board']}: model {r['model_hash']}, arena {r['arena_bytes']:,} B "
+               f"(TFLM {r['tflm_arena_bytes']:,} B), weights {r['weight_bytes']:,} B")
+    if "binary" in r:
+        click.echo(f"{r['binary']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, bss {r['bss_bytes']:,} B\n"
+                   f"{r['selftest']}")
+    else:
+        click.echo(f"runtime .text {r['runtime_text_bytes']:,} B, plan {r['plan_text_bytes']:,} B, "
+                   f"model data {r['model_data_bytes']:,} B")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

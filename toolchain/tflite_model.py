@@ -95,6 +95,15 @@ def _options(op_t) -> dict:
 
 def parse(buf: bytes, where: str = "model") -> Model:
     """Parse a .tflite flatbuffer; UsageError (one line) if it is not one."""
+    try:
+        return _parse(buf, where)
+    except UsageError:
+        raise
+    except Exception as e:  # a corrupted buffer fails anywhere: bad offsets, names, shapes
+        raise UsageError(f"{where}: corrupted TFLite flatbuffer ({type(e).__name__}); re-export it") from None
+
+
+def _parse(buf: bytes, where: str) -> Model:
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise UsageError(f"{where}: not a TFLite flatbuffer (no TFL3 identifier); pass a .tflite file")
     try:

@@ -1,0 +1,272 @@
+/* main.c: the host port, a native program `tlm` over the generated model.
+ *
+ *   tlm --selftest        run the embedded golden vectors (TFLM's outputs) through the runtime
+ *   tlm --generate --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]
+ *                         print N generated tokens' text (docs/sampling.md)
+ *   tlm --logits          for each stdin line of K ids, print the V int8 logits
+ *   tlm --bench N         run N steps and print steps per second
+ *   tlm --info            print the model's sizes and hash
+ *
+ * Exit codes: 0 ok, 1 a selftest mismatch or runtime failure, 2 bad usage or input.
+ */
+#define _POSIX_C_SOURCE 199309L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "golden_data.h"
+#include "model_data.h"
+#include "tlm_config.h"
+#include "tlm_runtime.h"
+
+/* The arena: static, sized by the generator, word-aligned through the element type. */
+static uint32_t arena_words[(TLM_ARENA_BYTES + 3) / 4];
+
+#define LINE_MAX_BYTES 65536
+
+/* ----------------------------------------------------------------------------------------- */
+/* Small helpers                                                                             */
+
+static int usage(const char *why) {
+    fprintf(stderr, "tlm: %s\n", why);
+    fprintf(stderr, "usage: tlm --selftest | --info | --logits | --bench N |\n"
+                    "       --generate --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]\n");
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end = NULL;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int fail(const char *what, TlmStatus status) {
+    fprintf(stderr, "tlm: %s: %s\n", what, tlm_status_text(status));
+    return 1;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* --selftest                                                                                */
+
+static int run_selftest(Tlm *tlm) {
+    int32_t v;
+    int32_t i;
+    for (v = 0; v < tlm_golden_count; v++) {
+        const int8_t *logits = NULL;
+        const int8_t *want = tlm_golden_outputs + (size_t)v * TLM_VOCAB;
+        TlmStatus status = TLM_OK;
+        for (i = 0; i < TLM_CONTEXT && status == TLM_OK; i++) {
+            status = tlm_push(tlm, tlm_golden_inputs[(size_t)v * TLM_CONTEXT + (size_t)i]);
+        }
+        if (status == TLM_OK) {
+            status = tlm_step(tlm, &logits);
+        }
+        if (status != TLM_OK) {
+            printf("selftest: vector %ld fails: %s\n", (long)v, tlm_status_text(status));
+            return 1;
+        }
+        for (i = 0; i < TLM_VOCAB; i++) {
+            if (logits[i] != want[i]) {
+                printf("selftest: vector %ld differs at byte %ld: got %d, want %d\n", (long)v, (long)i,
+                       (int)logits[i], (int)want[i]);
+                return 1;
+            }
+        }
+    }
+    printf("selftest: %ld/%ld vectors equal\n", (long)tlm_golden_count, (long)tlm_golden_count);
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* --logits                                                                                  */
+
+static int run_logits(Tlm *tlm) {
+    static char line[LINE_MAX_BYTES];
+    long line_no = 0;
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        const int8_t *logits = NULL;
+        char *at = line;
+        int32_t n = 0;
+        int32_t i;
+        TlmStatus status;
+        line_no++;
+        for (;;) {
+            char *end = NULL;
+            long id;
+            errno = 0;
+            id = strtol(at, &end, 10);
+            if (end == at) {
+                break;
+            }
+            if (errno != 0 || n >= TLM_CONTEXT) {
+                fprintf(stderr, "tlm: line %ld: more than %d ids\n", line_no, TLM_CONTEXT);
+                return 2;
+            }
+            status = tlm_push(tlm, (int32_t)(id < -1 ? -1 : id > TLM_VOCAB ? TLM_VOCAB : id));
+            if (status != TLM_OK) {
+                fprintf(stderr, "tlm: line %ld: id %ld: %s (0..%d)\n", line_no, id, tlm_status_text(status),
+                        TLM_VOCAB - 1);
+                return 2;
+            }
+            n++;
+            at = end;
+        }
+        while (*at == ' ' || *at == '\t' || *at == '\r' || *at == '\n') {
+            at++;
+        }
+        if (*at != '\0' || n != TLM_CONTEXT) {
+            fprintf(stderr, "tlm: line %ld: expected %d space-separated ids\n", line_no, TLM_CONTEXT);
+            return 2;
+        }
+        status = tlm_step(tlm, &logits);
+        if (status != TLM_OK) {
+            return fail("step", status);
+        }
+        for (i = 0; i < TLM_VOCAB; i++) {
+            printf(i + 1 < TLM_VOCAB ? "%d " : "%d\n", (int)logits[i]);
+        }
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* --generate                                                                                */
+
+static int print_token(int32_t id, void *user) {
+    size_t len = 0;
+    const uint8_t *text = tlm_token_text(&tlm_model, id, &len);
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    return 0;
+}
+
+static int run_generate(Tlm *tlm, const char *prompt, const TlmGenerate *opts) {
+    TlmStatus status = tlm_push_text(tlm, prompt, strlen(prompt), NULL);
+    if (status != TLM_OK) {
+        return fail("prompt", status);
+    }
+    status = tlm_generate(tlm, opts, print_token, NULL);
+    printf("\n");
+    if (status != TLM_OK) {
+        return fail("generate", status);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* --bench                                                                                   */
+
+static int run_bench(Tlm *tlm, long steps) {
+    struct timespec t0;
+    struct timespec t1;
+    double seconds;
+    long i;
+    const int8_t *logits = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < steps; i++) {
+        TlmStatus status = tlm_step(tlm, &logits);
+        if (status != TLM_OK) {
+            return fail("step", status);
+        }
+        /* feed the greedy choice back, as generation does */
+        tlm_push(tlm, tlm_argmax_s8(logits, TLM_VOCAB));
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("bench: %ld steps in %.6f s: %.1f steps/s\n", steps, seconds, seconds > 0 ? (double)steps / seconds : 0.0);
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    Tlm tlm;
+    TlmGenerate gen;
+    const char *mode = NULL;
+    const char *prompt = "";
+    long value = 0;
+    long bench_steps = 0;
+    int i;
+    TlmStatus status;
+
+    gen.n_tokens = 100;
+    gen.seed = 1;
+    gen.temp_milli = 0;
+    gen.top_k = 0;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--selftest") == 0 || strcmp(a, "--generate") == 0 || strcmp(a, "--logits") == 0 ||
+            strcmp(a, "--info") == 0) {
+            mode = a;
+        } else if (strcmp(a, "--bench") == 0 && next != NULL) {
+            mode = a;
+            if (!parse_long(next, 1, 1000000000L, &bench_steps)) {
+                return usage("--bench: expected a number of steps from 1");
+            }
+            i++;
+        } else if (strcmp(a, "--prompt") == 0 && next != NULL) {
+            prompt = next;
+            i++;
+        } else if (strcmp(a, "--tokens") == 0 && next != NULL) {
+            if (!parse_long(next, 0, 100000000L, &value)) {
+                return usage("--tokens: expected a number from 0");
+            }
+            gen.n_tokens = (int32_t)value;
+            i++;
+        } else if (strcmp(a, "--seed") == 0 && next != NULL) {
+            if (!parse_long(next, 0, 4294967295L, &value)) {
+                return usage("--seed: expected a number from 0 to 4294967295");
+            }
+            gen.seed = (uint32_t)value;
+            i++;
+        } else if (strcmp(a, "--top-k") == 0 && next != NULL) {
+            if (!parse_long(next, 0, 1000000L, &value)) {
+                return usage("--top-k: expected a number from 0 (all)");
+            }
+            gen.top_k = (int32_t)value;
+            i++;
+        } else if (strcmp(a, "--temperature") == 0 && next != NULL) {
+            char *end = NULL;
+            const double t = strtod(next, &end);
+            if (end == next || *end != '\0' || !(t >= 0.0) || t > 1000.0) {
+                return usage("--temperature: expected a number from 0 (greedy) to 1000");
+            }
+            gen.temp_milli = (int32_t)(t * 1000.0 + 0.5);  /* thousandths, as the host does */
+            i++;
+        } else {
+            return usage("unknown or incomplete option");
+        }
+    }
+    if (mode == NULL) {
+        return usage("no mode given");
+    }
+    status = tlm_init(&tlm, &tlm_model, arena_words, sizeof arena_words);
+    if (status != TLM_OK) {
+        return fail("init", status);
+    }
+    if (strcmp(mode, "--selftest") == 0) {
+        return run_selftest(&tlm);
+    }
+    if (strcmp(mode, "--logits") == 0) {
+        return run_logits(&tlm);
+    }
+    if (strcmp(mode, "--generate") == 0) {
+        return run_generate(&tlm, prompt, &gen);
+    }
+    if (strcmp(mode, "--bench") == 0) {
+        return run_bench(&tlm, bench_steps);
+    }
+    printf("model %s: vocab %d, context %d, arena %d bytes, board %s\n", TLM_MODEL_HASH, TLM_VOCAB, TLM_CONTEXT,
+           TLM_ARENA_BYTES, TLM_BOARD);
+    return 0;
+}

@@ -1,0 +1,261 @@
+"""Stage `emit`: a plan -> C sources, through jinja2 templates in `templates/`.
+
+Python decides everything (names, values, offsets, comments); the templates only lay the
+values out. One strict Environment (StrictUndefined, no autoescape, trailing newlines kept, no
+timestamps) so the output is a pure function of the model: emitting twice gives equal bytes.
+
+Generated files (in the output folder):
+- tlm_config.h    vocab, context, arena size, model hash, board
+- model_data.h/c  const weights, biases, per-channel multipliers/shifts, token table, sampling
+                  table and constant, and the TlmModel that ties them to the runtime
+- model_plan.c    the forward pass: straight-line kernel calls with literal arena offsets
+- golden_data.h/c golden vectors (TFLM's outputs) for the host selftest
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import __version__, plan as plan_mod, sampling
+from .errors import ExportError, TlmcError, UsageError
+from .fsutil import atomic_write_text, read_json
+from .paths import TEMPLATES
+
+GENERATED = ("tlm_config.h", "model_data.h", "model_data.c", "model_plan.c", "golden_data.h", "golden_data.c")
+LINE_WIDTH = 100
+
+C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int "
+    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
+    "volatile while _Bool _Complex _Imaginary".split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters: small, tested, the only formatting the templates do
+
+def c_ident(name: str, prefix: str = "") -> str:
+    """A valid C identifier from any text: runs of other characters become one '_'."""
+    s = re.sub(r"[^0-9A-Za-z_]+", "_", f"{prefix}{name}").strip("_")
+    s = re.sub(r"_+", "_", s) or "_"
+    if s[0].isdigit():
+        s = "_" + s
+    if s in C_KEYWORDS:
+        s += "_"
+    return s
+
+
+def c_comment(text: str) -> str:
+    """Text safe inside /* */ on one line: no comment terminators, no control characters."""
+    s = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return s.replace("*/", "* /").replace("/*", "/ *")
+
+
+def c_string(data: bytes | str) -> str:
+    """A C string literal; non-printable and non-ASCII bytes as octal escapes."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    out = []
+    for b in data:
+        ch = chr(b)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= b < 0x7F and ch != "?":  # '?' escaped: no trigraphs
+            out.append(ch)
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def c_array(values: Any, indent: int = 4, width: int = LINE_WIDTH, row: int | None = None) -> str:
+    """Array initializer lines: numbers right-aligned in equal columns, wrapped at `width`.
+    A 2-D array (or `row`) starts each row on a new line."""
+    a = np.asarray(values)
+    if a.ndim >= 2 and row is None:
+        row = int(np.prod(a.shape[1:]))
+    flat = [int(v) for v in a.reshape(-1)]
+    if not flat:
+        raise ValueError("C has no empty arrays")
+    cell = max(len(str(v)) for v in flat) + 1  # the comma
+    per_line = max(1, (width - indent + 1) // (cell + 1))
+    chunks = [flat[i:i + row] for i in range(0, len(flat), row)] if row else [flat]
+    lines = []
+    for chunk in chunks:
+        for i in range(0, len(chunk), per_line):
+            cells = [f"{v},".rjust(cell) for v in chunk[i:i + per_line]]
+            lines.append(" " * indent + " ".join(cells))
+    lines[-1] = lines[-1].rstrip(",")
+    return "\n".join(lines)
+
+
+def c_shape(shape: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(c_ident=c_ident, c_array=c_array, c_comment=c_comment, c_string=c_string, c_shape=c_shape)
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Values for the templates
+
+def _array(ctype: str, name: str, values: np.ndarray, comment: str) -> dict:
+    values = np.asarray(values)
+    return {"ctype": ctype, "name": name, "size": int(values.size), "data": values, "comment": comment}
+
+
+def _token_tables(tokenizer, vocab: int) -> dict:
+    """Token texts, offsets, and (char tokenizer) the sorted code point -> id table."""
+    if tokenizer is None:  # a placeholder: id i prints as "<i>", every character encodes as <unk>
+        texts = [b"" if i == 0 else f"<{i}>".encode() for i in range(vocab)]
+        kind, pairs, label = "TLM_TOKENIZER_CHAR", [], "placeholder (no tokenizer: ids print as <i>)"
+    else:
+        if tokenizer.vocab_size != vocab:
+            raise ExportError(f"tokenizer has {tokenizer.vocab_size} ids but the model has {vocab} logits; "
+                              "rebuild with 'tlmc quantize' after 'tlmc train'")
+        texts = [tokenizer.token_text(i) for i in range(vocab)]
+        if tokenizer.kind == "byte":
+            kind, pairs, label = "TLM_TOKENIZER_BYTE", [], "byte (byte b is id b + 1)"
+        else:
+            pairs = sorted((ord(c), i) for i, c in enumerate(tokenizer.chars) if i >= 2 and len(c) == 1)
+            kind, label = "TLM_TOKENIZER_CHAR", f"char ({len(pairs)} characters, others are <unk>)"
+    starts = np.cumsum([0] + [len(t) for t in texts]).astype(np.uint32)
+    blob = np.frombuffer(b"".join(texts) or b"\0", np.uint8)
+    return {"kind": kind, "label": label, "texts": texts, "blob": blob, "starts": starts,
+            "codes": np.asarray([c for c, _ in pairs], np.uint32), "ids": np.asarray([i for _, i in pairs], np.int32)}
+
+
+def _describe(b: plan_mod.Buffer) -> str:
+    return f"'{b.name}' {b.dtype.lower()} {c_shape(b.shape)} @{b.offset}"
+
+
+def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_bytes: int | None) -> dict:
+    arrays: list[dict] = []
+    steps: list[dict] = []
+    for s in p.steps:
+        head = f"op {s.op} {type(s).__name__}"
+        if isinstance(s, plan_mod.Gather):
+            table = f"tlm_op{s.op}_table"
+            arrays.append(_array("int8_t", table, s.table,
+                                 f"op {s.op} GATHER table '{s.table_name}' {c_shape(s.table.shape)}"))
+            steps.append({"kind": "gather", "op": s.op, "var": f"op{s.op}", "table": table, "rows": s.rows,
+                          "row_len": s.row_len, "n_ids": s.n_ids, "ids_at": s.ids.offset, "out_at": s.out.offset,
+                          "comment": f"op {s.op} GATHER: rows of '{s.table_name}' {c_shape(s.table.shape)} "
+                                     f"by {_describe(s.ids)} -> {_describe(s.out)}"})
+        elif isinstance(s, plan_mod.Reshape):
+            steps.append({"kind": "alias", "op": s.op,
+                          "comment": f"op {s.op} RESHAPE: {_describe(s.out)} aliases {_describe(s.input)}: no code"})
+        elif isinstance(s, plan_mod.FullyConnected):
+            base = f"tlm_op{s.op}"
+            mode = "per channel" if s.per_channel else "per tensor"
+            arrays.append(_array("int8_t", f"{base}_weights", s.weights,
+                                 f"op {s.op} FULLY_CONNECTED weights '{s.weights_name}' {c_shape(s.weights.shape)}"))
+            if s.bias is not None:
+                arrays.append(_array("int32_t", f"{base}_bias", s.bias,
+                                     f"op {s.op} bias '{s.bias_name}' {c_shape(s.bias.shape)}"))
+            arrays.append(_array("int32_t", f"{base}_multiplier", s.multiplier,
+                                 f"op {s.op} output rescale, Q31 significands ({mode})"))
+            arrays.append(_array("int32_t", f"{base}_shift", s.shift, f"op {s.op} output rescale, shifts ({mode})"))
+            steps.append({"kind": "fully_connected", "op": s.op, "var": f"op{s.op}", "base": base,
+                          "in_features": s.in_features, "out_features": s.out_features,
+                          "input_offset": s.input_offset, "weights_offset": s.weights_offset,
+                          "output_offset": s.output_offset, "act_min": s.act_min, "act_max": s.act_max,
+                          "per_channel": int(s.per_channel), "has_bias": s.bias is not None,
+                          "in_at": s.input.offset, "out_at": s.out.offset,
+                          "comment": f"op {s.op} FULLY_CONNECTED {s.activation} ({mode}): {_describe(s.input)} -> "
+                                     f"{_describe(s.out)}"})
+        else:  # pragma: no cover - plan.build admits only the kinds above
+            raise ExportError(f"{head}: no emitter")
+    tok = _token_tables(tokenizer, p.vocab)
+    k_const = sampling.logit_k(p.output_scale)
+    if not 0 < k_const < 1 << 52:
+        raise ExportError(f"output scale {p.output_scale} gives a sampling constant {k_const} outside int64; "
+                          "the logits' quantization range is unusable, retrain or recalibrate")
+    if p.vocab >= 1 << 16:
+        raise ExportError(f"vocabulary {p.vocab} is too large for the 32-bit sampler (max 65535)")
+    g_in, g_out = golden if golden is not None else (np.zeros((0, p.context), np.int32), np.zeros((0, p.vocab), np.int8))
+    g_in, g_out = np.asarray(g_in, np.int32).reshape(-1, p.context), np.asarray(g_out, np.int8).reshape(-1, p.vocab)
+    if len(g_in) != len(g_out):
+        raise UsageError(f"golden vectors: {len(g_in)} inputs but {len(g_out)} outputs; rerun 'tlmc quantize'")
+    return {
+        "version": __version__, "model_hash": p.model_hash, "board": board_id,
+        "vocab": p.vocab, "context": p.context, "arena_bytes": p.arena_bytes, "persistent_bytes": p.persistent_bytes,
+        "tflm_arena_bytes": tflm_arena_bytes, "window_at": p.input.offset, "logits_at": p.output.offset,
+        "input": _describe(p.input), "output": _describe(p.output),
+        "output_scale": repr(p.output_scale), "output_zero_point": p.output_zero_point,
+        "arrays": arrays, "steps": steps,
+        "buffers": [{"comment": _describe(b) + f" size {b.size} live ops {max(b.first, 0)}..{b.last}"
+                     + (" (persistent)" if b.persistent else "") + (" (alias)" if b.alias_of is not None else "")}
+                    for b in sorted(p.buffers.values(), key=lambda b: (b.offset, b.tensor))],
+        "logit_k": k_const, "pow2": np.asarray(sampling.POW2_FRAC_Q16, np.uint32), "tok": tok,
+        "golden_count": len(g_in),
+        "golden_inputs": g_in if len(g_in) else np.zeros((1, p.context), np.int32),
+        "golden_outputs": g_out if len(g_out) else np.zeros((1, p.vocab), np.int8),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple[np.ndarray, np.ndarray] | None = None,
+               board_id: str = "host", model_hash: str | None = None, tflm_arena_bytes: int | None = None,
+               where: str = "model") -> dict:
+    """Plan and emit one int8 .tflite into `out_dir`. `tokenizer` may be None (a placeholder
+    token table); `golden` = (inputs int32 [N, K], outputs int8 [N, V]) for the selftest."""
+    p = plan_mod.build(bytes(int8_buf), where, model_hash=model_hash)
+    ctx = _context(p, tokenizer, golden, board_id, tflm_arena_bytes)
+    env = _env()
+    out = Path(out_dir)
+    files = []
+    for name in GENERATED:
+        text = env.get_template(f"{name}.j2").render(**ctx, file=name, guard=c_ident(name).upper() + "_")
+        atomic_write_text(out / name, text)
+        files.append(str(out / name))
+    return {
+        "out_dir": str(out), "files": files, "model_hash": p.model_hash, "vocab": p.vocab, "context": p.context,
+        "arena_bytes": p.arena_bytes, "persistent_bytes": p.persistent_bytes, "tflm_arena_bytes": tflm_arena_bytes,
+        "weight_bytes": p.weight_bytes(), "ops": p.ops(), "op_counts": dict(p.op_counts),
+        "golden_vectors": ctx["golden_count"], "board": board_id,
+    }
+
+
+def emit(build_dir: Path | str, out_dir: Path | str, board) -> dict:
+    """`tlmc emit`: the quantized model of a build folder -> C sources in `out_dir` for `board`
+    (a boards.Board or a board id). Reads quantize/model.tflite, golden.npz, report.json and
+    data/tokenizer.json. Returns a summary (arena_bytes, tflm_arena_bytes, ops, files, ...)."""
+    from .boards import Board, resolve
+    from .tokenizer import Tokenizer
+
+    build_dir = Path(build_dir)
+    b = board if isinstance(board, Board) else resolve(str(board))
+    q = build_dir / "quantize"
+    model_path = q / "model.tflite"
+    if not model_path.is_file():
+        raise TlmcError(f"{model_path}: no int8 model; run 'tlmc quantize' first")
+    tok_path = build_dir / "data" / "tokenizer.json"
+    if not tok_path.is_file():
+        raise TlmcError(f"{tok_path}: no tokenizer; run 'tlmc train' first")
+    report = read_json(q / "report.json") if (q / "report.json").is_file() else {}
+    golden = None
+    if (q / "golden.npz").is_file():
+        try:
+            with np.load(q / "golden.npz") as z:
+                golden = (z["inputs"], z["outputs"])
+        except (OSError, KeyError, ValueError) as e:
+            raise UsageError(f"{q / 'golden.npz'}: unreadable ({type(e).__name__}); rerun 'tlmc quantize --force'") from None
+    summary = emit_model(model_path.read_bytes(), Tokenizer.load(tok_path), out_dir, golden=golden, board_id=b.id,
+                         model_hash=report.get("model_hash"), tflm_arena_bytes=report.get("tflm_arena_bytes"),
+                         where=str(model_path))
+    ram = int(b.get("app_ram_bytes", 0) or 0)
+    if ram and summary["arena_bytes"] > ram:
+        raise ExportError(f"board {b.id}: the arena needs {summary['arena_bytes']} B of RAM but the board has "
+                          f"{ram} B for the application; shrink model.hidden or model.context")
+    return summary
