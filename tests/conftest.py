@@ -47,3 +47,12 @@ def tiny_quantized(tmp_path_factory):
     metrics = train.run(p.cfg, p.build, progress=False)
     report = quantize.run(p.cfg, p.build)
     return p, metrics, report
+
+
+@pytest.fixture(scope="session")
+def tiny_host(tiny_quantized):
+    """The tiny project built for the host board: (project, build result)."""
+    from toolchain import build
+
+    p, _, _ = tiny_quantized
+    return p, build.build(p.cfg, p.build, "host")

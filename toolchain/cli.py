@@ -230,5 +230,61 @@ def build(project_dir: Path, board: str | None, as_json: bool) -> None:
                    f"model data {r['model_data_bytes']:,} B")
 
 
+@main.command("test")
+@project_option
+@board_option
+@click.option("--port", "ports", multiple=True,
+              help="Serial port or pyserial URL (repeatable: boards are tested in parallel). "
+                   "Default: the emulator started by 'tlmc flash', the host build, or the one attached board.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report here.")
+@click.option("--tokens", default=500, show_default=True, type=click.IntRange(1, 4096),
+              help="Tokens per generation check.")
+@json_option
+@handle_errors
+def test_cmd(project_dir: Path, board: str | None, ports: tuple[str, ...], junit: Path | None, tokens: int,
+             as_json: bool) -> None:
+    """Hardware-in-the-loop suite over serial: handshake, golden vectors bit-exact, generation
+    equal to the host's, latency, bad input, 200 back-to-back requests. Exit 0 only if all pass."""
+    from .hil import run
+
+    p = _load(project_dir)
+    r = run(p.cfg, p.build, board, list(ports) or None, junit, gen_tokens=tokens)
+    if as_json:
+        emit_json(r)
+    else:
+        for d in r["devices"]:
+            click.echo(f"{d['port']} ({d['board']}): {d['tests'] - d['failures']}/{d['tests']} passed")
+            for c in d["cases"]:
+                mark = "ok  " if c["passed"] else "FAIL"
+                extra = ", ".join(f"{k}={v}" for k, v in c["properties"].items() if not k.startswith("device_"))
+                click.echo(f"  {mark} {c['name']:16} {c['seconds']:7.3f} s  {extra}")
+                if not c["passed"]:
+                    click.echo(f"       {c['message'].splitlines()[0] if c['message'] else ''}")
+        if junit:
+            click.echo(f"JUnit report: {junit}", err=True)
+    sys.exit(0 if r["passed"] else 1)
+
+
+@main.command("boards")
+@json_option
+@handle_errors
+def boards_cmd(as_json: bool) -> None:
+    """The boards tlmc knows (boards/*.toml): id, MCU, core, flash/RAM budget, upload, serial."""
+    from .boards import table
+
+    rows = table()
+    if as_json:
+        emit_json({"boards": rows})
+        return
+
+    def kb(n):
+        return "-" if not n else f"{n / 1024:,.0f} KiB"
+
+    click.echo(f"{'id':15} {'mcu':18} {'core':14} {'flash':>10} {'ram':>9}  {'upload':12} {'serial':8} aliases")
+    for r in rows:
+        click.echo(f"{r['id']:15} {r['mcu']:18} {r['core']:14} {kb(r['app_flash_bytes']):>10} {kb(r['app_ram_bytes']):>9}  "
+                   f"{r['upload']:12} {r['serial']:8} {', '.join(r['aliases'])}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

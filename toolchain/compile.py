@@ -52,9 +52,16 @@ def _run(cmd: list[str], what: str) -> str:
     return proc.stdout
 
 
+PROTOCOL_SOURCES = ("tlm_protocol.c",)  # the serial protocol: on devices and `tlm --serve`
+
+
 def runtime_sources() -> list[Path]:
-    """The hand-written, model-agnostic runtime: firmware/tlm_*.c."""
-    return sorted(FIRMWARE.glob("tlm_*.c"))
+    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol excluded."""
+    return sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES)
+
+
+def protocol_sources() -> list[Path]:
+    return [FIRMWARE / n for n in PROTOCOL_SOURCES]
 
 
 def port_sources(port: str) -> list[Path]:
@@ -84,7 +91,8 @@ def build_host(out_dir: Path | str, *, cc: str = HOST_CC, extra_flags: tuple[str
     """Compile the generated sources, the runtime and the host port into `out_dir/tlm`.
     Returns {"binary", "seconds", "text", "data", "bss"}."""
     out_dir = Path(out_dir)
-    srcs = _generated(out_dir, GENERATED_SOURCES + ("golden_data.c",)) + runtime_sources() + port_sources("host")
+    srcs = (_generated(out_dir, GENERATED_SOURCES + ("golden_data.c",)) + runtime_sources() + protocol_sources()
+            + port_sources("host"))
     exe = out_dir / "tlm"
     t0 = time.monotonic()
     cmd = [_tool(cc), *HOST_FLAGS, *extra_flags, f"-I{out_dir}", f"-I{FIRMWARE}", *map(str, srcs), "-o", str(exe)]
@@ -122,8 +130,8 @@ def build_objects(out_dir: Path | str, core: str = "cortex-m4f", obj_dir: Path |
     obj_dir.mkdir(parents=True, exist_ok=True)
     cc = _tool(ARM_CC)
     flags = [*WARN_FLAGS, *CORE_FLAGS[core]]
-    groups: dict[str, list[Path]] = {"runtime": [], "plan": [], "model_data": []}
-    srcs = [(s, "runtime") for s in runtime_sources()]
+    groups: dict[str, list[Path]] = {"runtime": [], "protocol": [], "plan": [], "model_data": []}
+    srcs = [(s, "runtime") for s in runtime_sources()] + [(s, "protocol") for s in protocol_sources()]
     srcs += [(out_dir / "model_plan.c", "plan"), (out_dir / "model_data.c", "model_data")]
     _generated(out_dir, GENERATED_SOURCES)
     for src, group in srcs:

@@ -6,6 +6,7 @@
  *   tlm --logits          for each stdin line of K ids, print the V int8 logits
  *   tlm --bench N         run N steps and print steps per second
  *   tlm --info            print the model's sizes and hash
+ *   tlm --serve           speak the serial protocol (docs/protocol.md) on stdin/stdout
  *
  * Exit codes: 0 ok, 1 a selftest mismatch or runtime failure, 2 bad usage or input.
  */
@@ -20,6 +21,8 @@
 #include "golden_data.h"
 #include "model_data.h"
 #include "tlm_config.h"
+#include "tlm_port.h"
+#include "tlm_protocol.h"
 #include "tlm_runtime.h"
 
 /* The arena: static, sized by the generator, word-aligned through the element type. */
@@ -32,7 +35,7 @@ static uint32_t arena_words[(TLM_ARENA_BYTES + 3) / 4];
 
 static int usage(const char *why) {
     fprintf(stderr, "tlm: %s\n", why);
-    fprintf(stderr, "usage: tlm --selftest | --info | --logits | --bench N |\n"
+    fprintf(stderr, "usage: tlm --selftest | --info | --logits | --bench N | --serve |\n"
                     "       --generate --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]\n");
     return 2;
 }
@@ -187,6 +190,21 @@ static int run_bench(Tlm *tlm, long steps) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* --serve                                                                                   */
+
+static int run_serve(Tlm *tlm) {
+    static TlmProtocol proto;   /* holds the line buffer: static, not on the stack */
+    static const TlmDeviceInfo info = {TLM_BOARD, 0, 0};
+    tlm_port_init();
+    tlm_protocol_init(&proto, tlm, &info);
+    for (;;) {
+        int c = tlm_port_getc();   /* exits the program at end of input */
+        tlm_protocol_feed(&proto, c);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
     Tlm tlm;
@@ -206,7 +224,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--selftest") == 0 || strcmp(a, "--generate") == 0 || strcmp(a, "--logits") == 0 ||
-            strcmp(a, "--info") == 0) {
+            strcmp(a, "--info") == 0 || strcmp(a, "--serve") == 0) {
             mode = a;
         } else if (strcmp(a, "--bench") == 0 && next != NULL) {
             mode = a;
@@ -265,6 +283,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "--bench") == 0) {
         return run_bench(&tlm, bench_steps);
+    }
+    if (strcmp(mode, "--serve") == 0) {
+        return run_serve(&tlm);
     }
     printf("model %s: vocab %d, context %d, arena %d bytes, board %s\n", TLM_MODEL_HASH, TLM_VOCAB, TLM_CONTEXT,
            TLM_ARENA_BYTES, TLM_BOARD);

@@ -1,0 +1,410 @@
+/* tlm_protocol.c: the device side of the tlmc serial protocol, version 1.
+ *
+ * docs/protocol.md is the specification; toolchain/device.py is the host side. Every request
+ * line gets exactly one final line, OK or ERR; GEN streams TOK lines before its OK.
+ */
+#include "tlm_protocol.h"
+
+#include <string.h>
+
+#include "tlm_port.h"
+
+#define MAX_GEN_TOKENS 4096
+#define MAX_BENCH_STEPS 1000
+#define MAX_PUSH 32
+
+/* ----------------------------------------------------------------------------------------- */
+/* Output: small formatting helpers over tlm_port_write (no printf: it pulls in 20+ KB)      */
+
+static void put(const char *s) { tlm_port_write(s, strlen(s)); }
+
+static void put_u32(uint32_t v) {
+    char buf[11];
+    int i = 10;
+    buf[i] = '\0';
+    do {
+        buf[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    put(buf + i);
+}
+
+static void put_i32(int32_t v) {
+    if (v < 0) {
+        put("-");
+        put_u32((uint32_t)(-(int64_t)v));
+    } else {
+        put_u32((uint32_t)v);
+    }
+}
+
+static void put_kv(const char *key, uint32_t v) {
+    put(" ");
+    put(key);
+    put("=");
+    put_u32(v);
+}
+
+static void reply_err(const char *code, const char *text) {
+    put("ERR ");
+    put(code);
+    put(" ");
+    put(text);
+    put("\n");
+}
+
+/* Token text escaped as docs/protocol.md says: printable ASCII but space and backslash as is. */
+static void put_escaped(const uint8_t *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = s[i];
+        char esc[4] = {'\\', 0, 0, 0};
+        size_t len = 2;
+        switch (b) {
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case ' ': esc[1] = 's'; break;
+        default:
+            if (b > 0x20 && b < 0x7f) {
+                esc[0] = (char)b;
+                len = 1;
+            } else {
+                esc[1] = 'x';
+                esc[2] = hex[b >> 4];
+                esc[3] = hex[b & 15];
+                len = 4;
+            }
+        }
+        tlm_port_write(esc, len);
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Input: words and strict numbers                                                           */
+
+/* The next space-separated word of *s (NUL-terminated in place), or NULL at the end. */
+static char *next_word(char **s) {
+    char *p = *s;
+    while (*p == ' ') p++;
+    if (*p == '\0') {
+        *s = p;
+        return NULL;
+    }
+    char *w = p;
+    while (*p != '\0' && *p != ' ') p++;
+    if (*p == ' ') *p++ = '\0';
+    *s = p;
+    return w;
+}
+
+/* 1 if another word follows in s (s is not changed). */
+static int has_word(const char *s) {
+    while (*s == ' ') s++;
+    return *s != '\0';
+}
+
+/* A decimal integer in [lo, hi]; 0 on success, -1 if not a number, -2 if out of range. */
+static int parse_int(const char *w, int64_t lo, int64_t hi, int32_t *out) {
+    int neg = 0;
+    int64_t v = 0;
+    if (*w == '-') {
+        neg = 1;
+        w++;
+    }
+    if (*w == '\0') return -1;
+    for (; *w != '\0'; w++) {
+        if (*w < '0' || *w > '9') return -1;
+        v = v * 10 + (*w - '0');
+        if (v > 4294967296LL) return -2;   /* far out of any range: stop before overflow */
+    }
+    if (neg) v = -v;
+    if (v < lo || v > hi) return -2;
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* Parse a word as an integer in [lo, hi] or reply ERR (bad-args / bad-number / range). */
+static int take_int(char **rest, const char *what, int64_t lo, int64_t hi, int32_t *out) {
+    char *w = next_word(rest);
+    if (w == NULL) {
+        put("ERR bad-args missing ");
+        put(what);
+        put("\n");
+        return -1;
+    }
+    int r = parse_int(w, lo, hi, out);
+    if (r == -1) {
+        put("ERR bad-number ");
+        put(what);
+        put(" is not a number\n");
+        return -1;
+    }
+    if (r == -2) {
+        put("ERR range ");
+        put(what);
+        put(" must be ");
+        put_i32((int32_t)lo);
+        put("..");
+        put_i32((int32_t)hi);
+        put("\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Undo the protocol's escapes in place (GEN prompt); returns the new length or -1. */
+static long unescape(char *s) {
+    char *out = s;
+    for (char *p = s; *p != '\0'; p++) {
+        if (*p != '\\') {
+            *out++ = *p;
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case '\\': *out++ = '\\'; break;
+        case 'n': *out++ = '\n'; break;
+        case 'r': *out++ = '\r'; break;
+        case 't': *out++ = '\t'; break;
+        case 's': *out++ = ' '; break;
+        case 'x': {
+            int v = 0;
+            for (int i = 1; i <= 2; i++) {
+                char c = p[i];
+                int d = (c >= '0' && c <= '9') ? c - '0'
+                      : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                      : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+                if (d < 0) return -1;
+                v = v * 16 + d;
+            }
+            *out++ = (char)v;
+            p += 2;
+            break;
+        }
+        default: return -1;
+        }
+    }
+    return (long)(out - s);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Commands                                                                                  */
+
+static void cmd_info(TlmProtocol *p) {
+    const TlmModel *m = p->tlm->model;
+    put("OK proto=");
+    put_u32(TLM_PROTOCOL_VERSION);
+    put(" model=");
+    put(m->hash);
+    put(" board=");
+    put(p->info->board);
+    put_kv("vocab", (uint32_t)m->vocab);
+    put_kv("context", (uint32_t)m->context);
+    put_kv("arena", m->arena_bytes);
+    put_kv("flash", p->info->flash_bytes);
+    put_kv("ram", p->info->ram_bytes);
+    put_kv("line_max", TLM_LINE_MAX);
+    put(" counter=");
+    put(tlm_port_counter());
+    put(m->tokenizer == TLM_TOKENIZER_BYTE ? " tokenizer=byte\n" : " tokenizer=char\n");
+}
+
+static void cmd_push(TlmProtocol *p, char *rest) {
+    int32_t ids[MAX_PUSH];
+    int32_t n = 0;
+    int32_t v = p->tlm->model->vocab;
+    while (n < MAX_PUSH && has_word(rest)) {
+        if (take_int(&rest, "token id", 0, v - 1, &ids[n]) != 0) return;
+        n++;
+    }
+    if (n == 0 || has_word(rest)) {
+        reply_err("bad-args", "PUSH takes 1 to 32 token ids");
+        return;
+    }
+    for (int32_t i = 0; i < n; i++) tlm_push(p->tlm, ids[i]);
+    put("OK ");
+    put_i32(n);
+    put("\n");
+}
+
+static void cmd_logits(TlmProtocol *p, char *rest) {
+    const TlmModel *m = p->tlm->model;
+    int32_t count = 0, id;
+    /* First pass: check every id, so a bad request leaves the window as it was. next_word
+     * cuts the words apart with NULs; the second pass walks them up to `end`. */
+    char *scan = rest;
+    for (char *w = next_word(&scan); w != NULL; w = next_word(&scan)) {
+        int r = parse_int(w, 0, m->vocab - 1, &id);
+        if (r != 0) {
+            put(r == -1 ? "ERR bad-number token id is not a number\n" : "ERR range token id must be 0..");
+            if (r == -2) {
+                put_i32(m->vocab - 1);
+                put("\n");
+            }
+            return;
+        }
+        count++;
+    }
+    if (count != m->context) {
+        put("ERR bad-args LOGITS takes exactly ");
+        put_i32(m->context);
+        put(" token ids\n");
+        return;
+    }
+    const char *end = scan;
+    char *w = rest;
+    for (int32_t i = 0; i < m->context; i++) {
+        while (w < end && (*w == ' ' || *w == '\0')) w++;
+        parse_int(w, 0, m->vocab - 1, &p->tlm->window[i]);
+        w += strlen(w);
+    }
+    const int8_t *logits;
+    TlmStatus st = tlm_step(p->tlm, &logits);
+    if (st != TLM_OK) {
+        reply_err("model", tlm_status_text(st));
+        return;
+    }
+    put("OK");
+    for (int32_t i = 0; i < m->vocab; i++) {
+        put(" ");
+        put_i32(logits[i]);
+    }
+    put("\n");
+}
+
+static int stream_token(int32_t id, void *user) {
+    const TlmModel *m = (const TlmModel *)user;
+    size_t len = 0;
+    const uint8_t *text = tlm_token_text(m, id, &len);
+    put("TOK ");
+    put_i32(id);
+    put(" ");
+    put_escaped(text, len);
+    put("\n");
+    return 0;
+}
+
+static void cmd_gen(TlmProtocol *p, char *rest) {
+    TlmGenerate g;
+    if (take_int(&rest, "max tokens", 1, MAX_GEN_TOKENS, &g.n_tokens) != 0) return;
+    int32_t seed;
+    if (take_int(&rest, "seed", 0, 2147483647, &seed) != 0) return;
+    g.seed = (uint32_t)seed;
+    if (take_int(&rest, "temp_milli", 0, 100000, &g.temp_milli) != 0) return;
+    if (take_int(&rest, "top_k", 0, 65535, &g.top_k) != 0) return;
+    if (*rest == ' ') rest++;               /* one separator; the prompt keeps its spaces */
+    long n = unescape(rest);
+    if (n < 0) {
+        reply_err("bad-args", "bad escape in the prompt (use \\\\ \\n \\r \\t \\s \\xHH)");
+        return;
+    }
+    tlm_reset(p->tlm);
+    tlm_push_text(p->tlm, rest, (size_t)n, NULL);
+    uint32_t t0 = tlm_port_cycles();
+    TlmStatus st = tlm_generate(p->tlm, &g, stream_token, (void *)p->tlm->model);
+    uint32_t dt = tlm_port_cycles() - t0;
+    if (st != TLM_OK) {
+        reply_err("model", tlm_status_text(st));
+        return;
+    }
+    put("OK n=");
+    put_i32(g.n_tokens);
+    put_kv("cycles", dt);
+    put("\n");
+}
+
+static void cmd_bench(TlmProtocol *p, char *rest) {
+    int32_t n;
+    if (take_int(&rest, "steps", 1, MAX_BENCH_STEPS, &n) != 0) return;
+    uint32_t t0 = tlm_port_cycles();
+    for (int32_t i = 0; i < n; i++) {
+        TlmStatus st = tlm_step(p->tlm, NULL);
+        if (st != TLM_OK) {
+            reply_err("model", tlm_status_text(st));
+            return;
+        }
+    }
+    uint32_t dt = tlm_port_cycles() - t0;
+    put("OK");
+    put_kv("steps", (uint32_t)n);
+    put_kv("cycles", dt);
+    put_kv("per_step", dt / (uint32_t)n);
+    put(" counter=");
+    put(tlm_port_counter());
+    put("\n");
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Dispatch                                                                                  */
+
+static int word_is(const char *w, const char *cmd) {
+    /* commands are case-insensitive for people typing them */
+    for (; *w != '\0' && *cmd != '\0'; w++, cmd++) {
+        char c = *w;
+        if (c >= 'a' && c <= 'z') c = (char)(c - 'a' + 'A');
+        if (c != *cmd) return 0;
+    }
+    return *w == '\0' && *cmd == '\0';
+}
+
+void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len) {
+    line[len] = '\0';
+    char *rest = line;
+    if (memchr(line, '\0', len) != NULL) {
+        reply_err("unknown-command", "NUL byte in the line");
+        return;
+    }
+    char *cmd = next_word(&rest);
+    if (cmd == NULL) return;                 /* a blank line: no reply */
+    if (word_is(cmd, "INFO")) {
+        cmd_info(p);
+    } else if (word_is(cmd, "RESET")) {
+        tlm_reset(p->tlm);
+        put("OK\n");
+    } else if (word_is(cmd, "PUSH")) {
+        cmd_push(p, rest);
+    } else if (word_is(cmd, "LOGITS")) {
+        cmd_logits(p, rest);
+    } else if (word_is(cmd, "GEN")) {
+        cmd_gen(p, rest);
+    } else if (word_is(cmd, "BENCH")) {
+        cmd_bench(p, rest);
+    } else {
+        reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN or BENCH");
+    }
+}
+
+void tlm_protocol_init(TlmProtocol *p, Tlm *tlm, const TlmDeviceInfo *info) {
+    memset(p, 0, sizeof *p);
+    p->tlm = tlm;
+    p->info = info;
+}
+
+void tlm_protocol_feed(TlmProtocol *p, int byte) {
+    uint8_t b = (uint8_t)byte;
+    if (b == '\n' && p->last_cr) {           /* the LF of a CR LF pair: already ended */
+        p->last_cr = 0;
+        return;
+    }
+    p->last_cr = (b == '\r');
+    if (b == '\n' || b == '\r') {
+        if (p->overflow) {
+            put("ERR line-too-long at most ");
+            put_u32(TLM_LINE_MAX);
+            put(" bytes per line\n");
+        } else {
+            tlm_protocol_execute(p, p->line, p->len);
+        }
+        p->len = 0;
+        p->overflow = 0;
+        return;
+    }
+    if (p->overflow) return;
+    if (p->len >= TLM_LINE_MAX) {
+        p->overflow = 1;
+        return;
+    }
+    p->line[p->len++] = (char)b;
+}

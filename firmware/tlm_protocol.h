@@ -1,0 +1,59 @@
+/* tlm_protocol.h: the device side of the tlmc serial protocol, version 1 (docs/protocol.md).
+ *
+ * Bytes in, one at a time, from whatever the port reads (UART, USB CDC, a socket, stdin);
+ * replies out through tlm_port_write(). The parser owns one line buffer and nothing else:
+ * no malloc, no globals. A line too long, an unknown command, a bad number or binary garbage
+ * gets an ERR reply and the device goes on.
+ *
+ *     static TlmProtocol proto;
+ *     tlm_protocol_init(&proto, &tlm, &info);
+ *     for (;;) tlm_protocol_feed(&proto, tlm_port_getc());
+ */
+#ifndef TLM_PROTOCOL_H
+#define TLM_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlm_runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TLM_PROTOCOL_VERSION 1
+
+#ifndef TLM_LINE_MAX
+#define TLM_LINE_MAX 256            /* bytes of a request line, terminator excluded */
+#endif
+
+/* What INFO reports besides the model's own figures; filled in by the port's main. */
+typedef struct {
+    const char *board;              /* board id from boards/<id>.toml */
+    uint32_t flash_bytes;           /* firmware flash use, 0 if the port cannot tell */
+    uint32_t ram_bytes;             /* static RAM use (data + bss), 0 if unknown */
+} TlmDeviceInfo;
+
+typedef struct {
+    Tlm *tlm;                       /* the model's run state */
+    const TlmDeviceInfo *info;
+    char line[TLM_LINE_MAX + 1];    /* (TLM_LINE_MAX) the request being read, NUL-terminated */
+    uint32_t len;                   /* bytes in line */
+    int overflow;                   /* 1 while discarding the rest of a too-long line */
+    int last_cr;                    /* 1 if the previous byte was CR (CR LF is one line end) */
+} TlmProtocol;
+
+void tlm_protocol_init(TlmProtocol *p, Tlm *tlm, const TlmDeviceInfo *info);
+
+/* Feed one received byte; a complete line is executed and answered before this returns. */
+void tlm_protocol_feed(TlmProtocol *p, int byte);
+
+/* Execute one request line (no terminator) and write its reply: for tests and ports that
+ * assemble lines themselves. */
+void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLM_PROTOCOL_H */

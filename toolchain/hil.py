@@ -1,0 +1,269 @@
+"""The hardware-in-the-loop suite: what `tlmc test` runs against a device over serial.
+
+Each check is one JUnit testcase with its time and properties. The device can be a real
+board on USB, the emulated board on a TCP socket, or the host build on a pty: the suite only
+sees a `device.Device`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import generate as gen_mod
+from .device import Device, DeviceError, DeviceReplyError
+from .fsutil import atomic_write_bytes, read_json
+
+
+@dataclass
+class Case:
+    name: str
+    passed: bool = False
+    seconds: float = 0.0
+    message: str = ""
+    properties: dict = field(default_factory=dict)
+
+
+@dataclass
+class SuiteResult:
+    port: str
+    board: str
+    cases: list[Case]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.cases)
+
+    def to_json(self) -> dict:
+        return {"port": self.port, "board": self.board, "passed": self.passed,
+                "tests": len(self.cases), "failures": sum(not c.passed for c in self.cases),
+                "cases": [{"name": c.name, "passed": c.passed, "seconds": round(c.seconds, 4),
+                           "message": c.message, "properties": c.properties} for c in self.cases]}
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise CheckFailed(msg)
+
+
+PROMPTS = ("turn off the ", "could you ", "")
+
+
+class Suite:
+    """The checks, bound to one device and one build folder."""
+
+    def __init__(self, dev: Device, build: Path, board, *, gen_tokens: int = 500, golden_limit: int | None = None):
+        self.dev, self.build, self.board = dev, Path(build), board
+        self.report = read_json(self.build / "quantize" / "report.json")
+        z = np.load(self.build / "quantize" / "golden.npz")
+        self.gx, self.gy = z["inputs"], z["outputs"]
+        if golden_limit:
+            self.gx, self.gy = self.gx[:golden_limit], self.gy[:golden_limit]
+        self.gen_tokens = gen_tokens
+
+    def cases(self) -> list[tuple[str, Callable[[Case], None]]]:
+        return [("handshake", self.handshake), ("golden_vectors", self.golden),
+                ("generate_greedy", self.greedy), ("generate_seeded", self.seeded),
+                ("latency", self.latency), ("robustness", self.robustness),
+                ("back_to_back", self.back_to_back)]
+
+    def run(self) -> SuiteResult:
+        results = []
+        for name, fn in self.cases():
+            case = Case(name)
+            t0 = time.monotonic()
+            try:
+                fn(case)
+                case.passed = True
+            except (CheckFailed, DeviceError) as e:
+                case.message = str(e)
+            except Exception as e:  # a bug in a check must not hide the other results
+                case.message = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+            case.seconds = time.monotonic() - t0
+            results.append(case)
+            if name == "handshake" and not case.passed:
+                break  # the wrong firmware or no device: nothing else is meaningful
+        return SuiteResult(self.dev.port, self.board.id, results)
+
+    # -- checks -------------------------------------------------------------------------------
+    def handshake(self, case: Case) -> None:
+        self.dev.sync()
+        info = self.dev.info()
+        case.properties.update({f"device_{k}": v for k, v in info.items()})
+        check(info.get("model") == self.report["model_hash"],
+              f"device runs model {info.get('model')}, the build is {self.report['model_hash']}: flash this build")
+        check(info.get("board") == self.board.id, f"device says board {info.get('board')}, expected {self.board.id}")
+        z = np.load(self.build / "quantize" / "golden.npz")
+        check(int(info.get("context", -1)) == z["inputs"].shape[1], f"context {info.get('context')} differs from the build")
+        check(int(info.get("vocab", -1)) == z["outputs"].shape[1], f"vocab {info.get('vocab')} differs from the build")
+
+    def golden(self, case: Case) -> None:
+        bad = []
+        for i, (x, y) in enumerate(zip(self.gx, self.gy)):
+            got = self.dev.logits(x)
+            if not np.array_equal(got, y):
+                diff = np.flatnonzero(got != y)
+                bad.append(f"vector {i}: {len(diff)} bytes differ, first at logit {diff[0]} "
+                           f"(device {got[diff[0]]}, TFLM {y[diff[0]]})" if len(got) == len(y)
+                           else f"vector {i}: {len(got)} logits, expected {len(y)}")
+        case.properties["vectors"] = len(self.gx)
+        case.properties["vectors_equal"] = len(self.gx) - len(bad)
+        check(not bad, f"{len(bad)}/{len(self.gx)} golden vectors differ; " + "; ".join(bad[:3]))
+
+    def _compare_generation(self, case: Case, temp_milli: int, top_k: int, seed: int) -> None:
+        total_ticks = 0
+        for prompt in PROMPTS:
+            host = gen_mod.generate(self.build, prompt, self.gen_tokens, seed=seed, temperature=temp_milli / 1000,
+                                    top_k=top_k, int8=True)
+            ids, text, reply = self.dev.generate(prompt, self.gen_tokens, seed, temp_milli, top_k)
+            total_ticks += int(reply.fields().get("cycles", 0))
+            first = next((i for i, (a, b) in enumerate(zip(ids, host.ids)) if a != b), None)
+            check(len(ids) == len(host.ids) and first is None,
+                  f"prompt {prompt!r}: device generation differs from the host's at token "
+                  f"{first if first is not None else min(len(ids), len(host.ids))}")
+            check(text.decode("utf-8", "replace") == host.text, f"prompt {prompt!r}: device text differs from host text")
+        case.properties["tokens"] = self.gen_tokens * len(PROMPTS)
+        case.properties["ticks_per_token"] = total_ticks // max(1, self.gen_tokens * len(PROMPTS))
+
+    def greedy(self, case: Case) -> None:
+        self._compare_generation(case, 0, 0, 1)
+
+    def seeded(self, case: Case) -> None:
+        self._compare_generation(case, 800, 10, 7)
+
+    def latency(self, case: Case) -> None:
+        r = self.dev.bench(20)
+        per = int(r["per_step"])
+        counter = r.get("counter", "none")
+        case.properties.update(counter=counter, ticks_per_step=per, macs_per_token=self.report["macs_per_token"])
+        ipt = self.board.get("instructions_per_tick")
+        if counter == "systick" and ipt:
+            case.properties["instructions_per_token"] = per * ipt
+        budget = self.board.get("latency_budget_cycles")
+        if budget and counter in ("dwt", "systick"):
+            check(per <= budget, f"{per} ticks per token, over the board's budget of {budget}")
+        if counter != "none":
+            check(per > 0, f"the device's {counter} counter did not advance")
+
+    def robustness(self, case: Case) -> None:
+        context = int(self.dev.info()["context"])
+        line_max = int(self.dev.info().get("line_max", 255))
+        probes = [
+            (b"FROBNICATE\n", "unknown-command"),
+            (b"X" * 2048 + b"\n", "line-too-long"),
+            (bytes(range(128, 256)) + b"\n", "unknown-command"),
+            (b"\x00\x01\x02binary\xff\n", "unknown-command"),
+            (b"GEN ten 1 0 0\n", "bad-number"),
+            (b"GEN 99999999999999999999 1 0 0\n", "range"),
+            (b"GEN 0 1 0 0\n", "range"),
+            (b"LOGITS 1 2\n", "bad-args"),
+            (b"LOGITS " + b" ".join([b"-1"] * context) + b"\n", "range"),
+            (b"PUSH\n", "bad-args"),
+            (b"BENCH 0\n", "range"),
+        ]
+        for raw, code in probes:
+            self.dev.send_raw(raw)
+            got = self.dev.readline()
+            check(got.startswith(f"ERR {code}"), f"{raw[:24]!r}...: expected ERR {code}, got {got[:60]!r}")
+            self.dev._info = None
+            self.dev.info()  # still answers
+        # GEN past the context: a correct reply, not an error
+        n = context * 3
+        ids, _, reply = self.dev.generate("a", n)
+        check(len(ids) == n, f"GEN {n} (past the context of {context}) returned {len(ids)} tokens")
+        case.properties["probes"] = len(probes) + 1
+        case.properties["line_max"] = line_max
+
+    def back_to_back(self, case: Case) -> None:
+        n = 200
+        vectors = [self.gx[i % len(self.gx)] for i in range(n)]
+        expected = [self.gy[i % len(self.gy)] for i in range(n)]
+        batch = 8  # requests in flight: keeps within small UART/USB buffers
+        for s in range(0, n, batch):
+            chunk = range(s, min(n, s + batch))
+            self.dev.send_raw(b"".join(b"LOGITS " + " ".join(map(str, vectors[i])).encode() + b"\n" for i in chunk))
+            for i in chunk:
+                line = self.dev.readline()
+                check(line.startswith("OK "), f"request {i}: {line[:60]!r}")
+                got = np.array([int(v) for v in line.split()[1:]], np.int8)
+                check(np.array_equal(got, expected[i]), f"request {i}: reply belongs to another request or differs")
+        case.properties["requests"] = n
+
+
+def junit_xml(results: list[SuiteResult], path: Path) -> None:
+    """One <testsuite> per device; properties carry the measured figures."""
+    root = ET.Element("testsuites", name="tlmc-hil")
+    for r in results:
+        suite = ET.SubElement(root, "testsuite", name=f"hil.{r.board}", tests=str(len(r.cases)),
+                              failures=str(sum(not c.passed for c in r.cases)),
+                              time=f"{sum(c.seconds for c in r.cases):.3f}", hostname=r.port)
+        for c in r.cases:
+            tc = ET.SubElement(suite, "testcase", classname=f"hil.{r.board}", name=c.name, time=f"{c.seconds:.3f}")
+            if c.properties:
+                props = ET.SubElement(tc, "properties")
+                for k, v in c.properties.items():
+                    ET.SubElement(props, "property", name=str(k), value=str(v))
+            if not c.passed:
+                ET.SubElement(tc, "failure", message=c.message.splitlines()[0][:300] if c.message else "failed").text = c.message
+    ET.indent(root)
+    atomic_write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def run_on_port(port: str, build: Path, board, baud: int, **kw) -> SuiteResult:
+    try:
+        dev = Device(port, baud=baud, timeout=kw.pop("timeout", 10.0))
+    except DeviceError as e:
+        return SuiteResult(port, board.id, [Case("handshake", False, 0.0, str(e))])
+    with dev:
+        return Suite(dev, build, board, **kw).run()
+
+
+def run(cfg, build: Path, board_name: str | None = None, ports: list[str] | None = None,
+        junit: Path | None = None, **kw) -> dict:
+    """`tlmc test`: the suite on every port given (in parallel), or on the board's own link
+    (host: the host build on a pty). Returns a JSON-able summary; `passed` is the verdict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import boards
+
+    board = boards.resolve(board_name or cfg["board"]["id"])
+    baud = int(board.get("serial", {}).get("baud", 115200) or 115200)
+    link = None
+    if not ports:
+        if board["port"] == "host":
+            from .hostlink import HostLink
+
+            link = HostLink(build / board.id / "tlm")
+            ports = [link.port]
+        elif board["upload"] == "qemu":
+            from . import qemu
+
+            emu = qemu.find_running(build / board.id / "qemu")
+            if emu is None:
+                from .errors import UsageError
+
+                raise UsageError(f"board {board.id}: no emulator running; run 'tlmc flash --board {board.id}' first "
+                                 f"or pass --port")
+            ports = [emu.url]
+        else:
+            ports = [boards.pick_port(board, None)]
+    try:
+        with ThreadPoolExecutor(max_workers=len(ports)) as pool:
+            results = list(pool.map(lambda p: run_on_port(p, build, board, baud, **kw), ports))
+    finally:
+        if link is not None:
+            link.stop()
+    if junit is not None:
+        junit_xml(results, Path(junit))
+    return {"board": board.id, "passed": all(r.passed for r in results), "devices": [r.to_json() for r in results],
+            "junit": str(junit) if junit else None}
