@@ -42,8 +42,9 @@ extern "C" {
 #endif
 
 /* Bring the board up: clocks, the UART (115200 8N1 where the baud rate matters) and the
- * cycle counter. Ends with one dummy read of the UART data register: on QEMU's mps2 the
- * first received byte is otherwise about a second late. Call once, before anything else. */
+ * cycle counter. Ends with one dummy read of the UART data register (drops a stale byte;
+ * an early QEMU experiment saw the first byte a second late without it). Call once, before
+ * anything else. */
 void tlm_port_init(void);
 
 /* Wait for one received byte and return it, 0..255. Blocks forever if none comes. */

@@ -274,6 +274,17 @@ static void cmd_logits(TlmProtocol *p, char *rest) {
     put("\n");
 }
 
+/* The counter right after it ticks: starting an interval on a tick edge removes the phase of
+ * the first reading, so a deterministic run (QEMU -icount) measures the same count every time. */
+static uint32_t counter_at_edge(void) {
+    uint32_t t = tlm_port_cycles();
+    if (strcmp(tlm_port_counter(), "none") == 0) return t;
+    uint32_t u;
+    while ((u = tlm_port_cycles()) == t) {
+    }
+    return u;
+}
+
 static int stream_token(int32_t id, void *user) {
     const TlmModel *m = (const TlmModel *)user;
     size_t len = 0;
@@ -302,7 +313,7 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
     }
     tlm_reset(p->tlm);
     tlm_push_text(p->tlm, rest, (size_t)n, NULL);
-    uint32_t t0 = tlm_port_cycles();
+    uint32_t t0 = counter_at_edge();
     TlmStatus st = tlm_generate(p->tlm, &g, stream_token, (void *)p->tlm->model);
     uint32_t dt = tlm_port_cycles() - t0;
     if (st != TLM_OK) {
@@ -318,7 +329,7 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
 static void cmd_bench(TlmProtocol *p, char *rest) {
     int32_t n;
     if (take_int(&rest, "steps", 1, MAX_BENCH_STEPS, &n) != 0) return;
-    uint32_t t0 = tlm_port_cycles();
+    uint32_t t0 = counter_at_edge();
     for (int32_t i = 0; i < n; i++) {
         TlmStatus st = tlm_step(p->tlm, NULL);
         if (st != TLM_OK) {

@@ -225,7 +225,8 @@ def test_generated_code_compiles_warning_free_for_cortex_m4(model, char_tok, tmp
     emit.emit_model(model.int8, char_tok, tmp_path)
     r = compile_mod.build_objects(tmp_path, "cortex-m4f")
     assert "-Werror" in r["flags"] and "-mfpu=fpv4-sp-d16" in r["flags"] and "-Os" in r["flags"]
-    assert set(r["objects"]) == {"tlm_kernels.o", "tlm_runtime.o", "tlm_sample.o", "model_plan.o", "model_data.o"}
+    assert set(r["objects"]) == {"tlm_kernels.o", "tlm_runtime.o", "tlm_sample.o", "tlm_protocol.o", "model_plan.o",
+                                 "model_data.o"}
     assert 0 < r["runtime"]["text"] < 6 * 1024, r["runtime"]
     assert r["runtime"]["data"] == 0 and r["runtime"]["bss"] == 0  # no globals in the runtime
     assert r["model_data"]["data"] == 0  # model data is const: flash, not RAM

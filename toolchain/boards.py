@@ -33,7 +33,7 @@ CORES = ("host", "cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex
 CORES_WITHOUT_DWT = ("host", "cortex-m0", "cortex-m0plus")  # ARMv6-M has no DWT cycle counter
 PORTS = ("host", "mps2", "microbit", "arduino")              # firmware/ports/<port>
 UPLOADS = ("none", "qemu", "arduino-cli", "bossac", "uf2", "pyocd")
-CYCLE_COUNTERS = ("dwt", "systick", "none")
+CYCLE_COUNTERS = ("dwt", "systick", "timer", "none")  # timer: a peripheral timer (nRF51 TIMER0)
 SERIAL_KINDS = ("usb-cdc", "uart", "tcp", "stdio")
 
 # The schema: field -> (required, meaning). The checks are in _CHECKS / _check_board.
@@ -66,6 +66,7 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "app_flash_offset": (False, "address the application image starts at (bossac / UF2 / raw .bin)"),
     "uf2_family_id": (False, "UF2 family id (RP2040: 0xe48bff56)"),
     "qemu_machine": (False, "qemu-system-arm -M <machine> (upload = qemu)"),
+    "pyocd_target": (False, "pyOCD target name (pyocd flash -t), e.g. stm32f446retx (upload = pyocd)"),
 }
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -226,6 +227,7 @@ _CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
     "aliases": _aliases, "usb_ids": _usb_list, "bootloader_usb_ids": _usb_list,
     "fqbn": _regex(_FQBN_RE, "arduino:mbed_nano:nano33ble"),
     "qemu_machine": _regex(_MACHINE_RE, "mps2-an386"),
+    "pyocd_target": _text,
     "app_flash_offset": _u32, "uf2_family_id": _u32,
 }
 assert set(_CHECKS) == set(FIELDS)
@@ -255,7 +257,7 @@ def _check_board(path: Path, data: dict[str, Any]) -> None:
             raise _bad(path, f"core_{kind}_reserve_bytes", reserve, f"must be less than app_{kind}_bytes ({app})")
     # What each upload method needs.
     needs = {"qemu": ("qemu_machine",), "arduino-cli": ("fqbn",), "uf2": ("uf2_family_id", "app_flash_offset"),
-             "bossac": ("app_flash_offset",)}
+             "bossac": ("app_flash_offset",), "pyocd": ("pyocd_target",)}
     for key in needs.get(data["upload"], ()):
         if key not in data:
             raise _bad(path, "upload", data["upload"], f"needs field '{key}' ({FIELDS[key][1]})", f"add {key}")

@@ -1,8 +1,15 @@
-"""`tlmc emit` and `tlmc build`: every stage up to a compiled, self-tested program for a board.
+"""`tlmc emit` and `tlmc build`: every stage up to a compiled, size-checked program for a board.
 
-The output folder is `build/<board id>/`. For the host board, `build` compiles the native
-program `build/host/tlm` and runs its golden-vector selftest (the C runtime against TFLM's
-outputs); a failing selftest fails the build.
+The output folder is `build/<board id>/`. What `build` makes depends on the board's `port`
+(boards are data, the code never names one):
+- `host`: the native program `tlm`, then its golden-vector selftest (the C runtime against
+  TFLM's outputs); a failing selftest fails the build.
+- bare-metal ports (`mps2`, `microbit`): `firmware.elf`, linked with the port's start-up code
+  and linker script; flash and RAM (stack included) checked against the board's budget.
+- `arduino`: a sketch folder for the Arduino IDE / arduino-cli, compiled with arduino-cli when
+  present; without it, the runtime, protocol and model are cross-compiled to objects with the
+  board's CPU flags and checked against the budget minus what the Arduino core takes.
+A build that does not fit fails with the numbers and what to shrink.
 """
 
 from __future__ import annotations
@@ -12,6 +19,12 @@ from pathlib import Path
 
 from . import boards, compile as compile_mod, emit as emit_mod, quantize
 from .config import Config
+from .errors import TlmcError, UsageError
+from .paths import FIRMWARE
+
+BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with their own start-up code and linker script
+SHRINK = "shrink the model in tlm.toml ([model] hidden, embed or context; [tokenizer] max_vocab)"
+SKETCH_STATICS_BYTES = 320  # the sketch's static Tlm (16 B) and TlmProtocol (256 B line + state)
 
 
 def board_for(cfg: Config, board: str | None) -> boards.Board:
@@ -28,23 +41,80 @@ def emit(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     return summary
 
 
+def check_budget(b: boards.Board, flash: int, ram: int, *, core_linked: bool, what: str) -> dict:
+    """Compare a build's flash/RAM with the board's budget; UsageError (exit 2) if over."""
+    budget = b.budget(core_linked=core_linked)
+    result = {"flash_bytes": flash, "ram_bytes": ram, "flash_budget_bytes": budget["flash_bytes"],
+              "ram_budget_bytes": budget["ram_bytes"], "budget_is_estimate": budget["estimate"]}
+    over = []
+    if budget["flash_bytes"] is not None and flash > budget["flash_bytes"]:
+        over.append(f"flash {flash:,} B > {budget['flash_bytes']:,} B")
+    if budget["ram_bytes"] is not None and ram > budget["ram_bytes"]:
+        over.append(f"RAM {ram:,} B > {budget['ram_bytes']:,} B")
+    if over:
+        raise UsageError(f"board {b.id}: {what} does not fit: {' and '.join(over)}; {SHRINK}")
+    return result
+
+
+def _firmware_sources(out: Path) -> list[Path]:
+    return [out / "model_data.c", out / "model_plan.c", *compile_mod.runtime_sources(),
+            *compile_mod.protocol_sources()]
+
+
 def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     """Emit, compile for the board, check the result; returns sizes and checks."""
+    from . import cross
+
     t0 = time.monotonic()
     b = board_for(cfg, board)
     summary = emit(cfg, build_dir, b.id)
     out = Path(summary["out_dir"])
     result = {"board": b.id, "model_hash": summary["model_hash"], "arena_bytes": summary["arena_bytes"],
               "tflm_arena_bytes": summary["tflm_arena_bytes"], "weight_bytes": summary["weight_bytes"],
-              "ops": summary["ops"], "out_dir": str(out)}
+              "ops": summary["ops"], "out_dir": str(out), "port": b["port"]}
     if b["port"] == "host":
         host = compile_mod.build_host(out)
         result.update(binary=host["binary"], text_bytes=host.get("text"), data_bytes=host.get("data"),
                       bss_bytes=host.get("bss"))
         result["selftest"] = compile_mod.run_selftest(out)
+    elif b["port"] in BAREMETAL_PORTS:
+        stack = int(b.get("main_stack_bytes", 0) or 0)
+        defines = {}
+        try:
+            elf = cross.build_elf(b["port"], [*_firmware_sources(out), FIRMWARE / "ports" / "baremetal_main.c"],
+                                  [out], out / "firmware.elf", cross.CORE_FLAGS[b["core"]], defines)
+        except TlmcError as e:
+            if "does not fit" not in str(e):
+                raise
+            detail = str(e).split("does not fit:", 1)[-1].strip()
+            raise UsageError(f"board {b.id}: the firmware does not fit: {detail} (model weights "
+                             f"{summary['weight_bytes']:,} B, arena {summary['arena_bytes']:,} B); {SHRINK}") from None
+        if stack and elf.get("stack", 0) < stack:
+            raise UsageError(f"board {b.id}: the linker script reserves {elf.get('stack', 0)} B of stack, the board "
+                             f"file asks for main_stack_bytes = {stack}")
+        result.update(firmware=elf["elf"], text_bytes=elf["text"], data_bytes=elf["data"], bss_bytes=elf["bss"],
+                      stack_bytes=elf.get("stack", 0))
+        result.update(check_budget(b, elf["flash"], elf["ram"], core_linked=True, what="the firmware"))
     else:
         objs = compile_mod.build_objects(out, b["core"])
-        result.update(runtime_text_bytes=objs["runtime"]["text"], plan_text_bytes=objs["plan"]["text"],
+        flash = sum(objs[g]["text"] + objs[g]["data"] for g in ("runtime", "protocol", "plan", "model_data"))
+        ram = sum(objs[g]["data"] + objs[g]["bss"] for g in ("runtime", "protocol", "plan", "model_data"))
+        ram += summary["arena_bytes"] + SKETCH_STATICS_BYTES  # the sketch's static arena, Tlm and TlmProtocol
+        result.update(runtime_text_bytes=objs["runtime"]["text"], protocol_text_bytes=objs["protocol"]["text"],
+                      plan_text_bytes=objs["plan"]["text"],
                       model_data_bytes=objs["model_data"]["text"] + objs["model_data"]["data"])
+        result.update(check_budget(b, flash, ram, core_linked=False, what="runtime + model (objects)"))
+        if b["port"] == "arduino":
+            from . import sketch
+
+            sk = sketch.write_sketch(out, b, cfg["project"]["name"])
+            result["sketch"] = str(sk)
+            compiled = sketch.compile_sketch(sk, b["fqbn"]) if b.get("fqbn") else None
+            if compiled is None:
+                result["arduino_cli"] = "not found: sizes are from the object-only cross build"
+            else:
+                result["arduino_cli"] = "compiled"
+                result.update(check_budget(b, compiled["flash_bytes"], compiled["ram_bytes"], core_linked=True,
+                                           what="the sketch"))
     result["seconds"] = round(time.monotonic() - t0, 2)
     return result

@@ -225,9 +225,45 @@ def build(project_dir: Path, board: str | None, as_json: bool) -> None:
     if "binary" in r:
         click.echo(f"{r['binary']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, bss {r['bss_bytes']:,} B\n"
                    f"{r['selftest']}")
+        return
+    if "firmware" in r:
+        click.echo(f"{r['firmware']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, "
+                   f"bss {r['bss_bytes']:,} B (stack {r['stack_bytes']:,} B)")
     else:
-        click.echo(f"runtime .text {r['runtime_text_bytes']:,} B, plan {r['plan_text_bytes']:,} B, "
-                   f"model data {r['model_data_bytes']:,} B")
+        click.echo(f"runtime .text {r['runtime_text_bytes']:,} B, protocol {r['protocol_text_bytes']:,} B, "
+                   f"plan {r['plan_text_bytes']:,} B, model data {r['model_data_bytes']:,} B")
+    est = " (budget estimates the core's share)" if r["budget_is_estimate"] else ""
+    click.echo(f"flash {r['flash_bytes']:,} / {r['flash_budget_bytes']:,} B, "
+               f"RAM {r['ram_bytes']:,} / {r['ram_budget_bytes']:,} B: fits{est}")
+    if "sketch" in r:
+        click.echo(f"Arduino sketch: {r['sketch']} (arduino-cli {r['arduino_cli']})")
+
+
+@main.command()
+@project_option
+@board_option
+@click.option("--port", default=None, help="Serial port of the board (default: found by its USB ids).")
+@click.option("--drive", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="UF2 boards: the mounted bootloader drive (default: found by INFO_UF2.TXT).")
+@click.option("--method", default=None, help="Override the board's upload method (e.g. bossac).")
+@click.option("--stop", is_flag=True, help="Emulated boards: stop the running emulator.")
+@json_option
+@handle_errors
+def flash(project_dir: Path, board: str | None, port: str | None, drive: Path | None, method: str | None,
+          stop: bool, as_json: bool) -> None:
+    """Flash the built firmware (emulated boards: start QEMU and print its serial URL)."""
+    from .deploy import flash as do_flash
+
+    p = _load(project_dir)
+    r = do_flash(p.cfg, p.build, board, port, stop=stop, drive=drive, method=method)
+    if as_json:
+        emit_json(r)
+    elif r.get("method") == "qemu" and "url" in r:
+        click.echo(f"{r['board']}: QEMU pid {r['pid']} running {r['elf']}\nserial: {r['url']}")
+    elif "stopped" in r:
+        click.echo(f"{r['board']}: emulator {'stopped' if r['stopped'] else 'was not running'}")
+    else:
+        click.echo(f"{r.get('board', '')}: flashed with {r.get('method')} in {r.get('seconds', 0)} s")
 
 
 @main.command("test")
@@ -284,6 +320,48 @@ def boards_cmd(as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['id']:15} {r['mcu']:18} {r['core']:14} {kb(r['app_flash_bytes']):>10} {kb(r['app_ram_bytes']):>9}  "
                    f"{r['upload']:12} {r['serial']:8} {', '.join(r['aliases'])}")
+
+
+@main.command()
+@project_option
+@board_option
+@click.option("--port", default=None, help="Serial port or pyserial URL (default: the board's own link).")
+@click.option("--tokens", default=120, show_default=True, type=click.IntRange(1, 4096), help="Tokens per reply.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 100))
+@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--full", is_flag=True, help="Print every token, not just up to the first newline.")
+@handle_errors
+def chat(project_dir: Path, board: str | None, port: str | None, tokens: int, seed: int, temperature: float,
+         top_k: int, full: bool) -> None:
+    """Type a prompt; the device completes it (streamed). Ctrl-C stops a completion, Ctrl-D quits."""
+    from .chat import chat as run_chat
+
+    p = _load(project_dir)
+    sys.exit(run_chat(p.build, board or p.cfg["board"]["id"], port, tokens=tokens, seed=seed,
+                      temp_milli=int(round(temperature * 1000)), top_k=top_k, stop_at_newline=not full))
+
+
+@main.command()
+@json_option
+@handle_errors
+def doctor(as_json: bool) -> None:
+    """Which toolchains and tools are present, and what each board needs."""
+    from .doctor import doctor as run_doctor
+
+    r = run_doctor()
+    if as_json:
+        emit_json(r)
+        return
+    for name, t in r["tools"].items():
+        click.echo(f"{'ok ' if t['version'] else '-- '} {name:20} {t['version'] or 'missing: ' + t['install']}")
+    for name, t in r["packages"].items():
+        click.echo(f"{'ok ' if t['present'] else '-- '} {name:20} {'present' if t['present'] else 'missing: ' + t['install']}")
+    click.echo("")
+    for b in r["boards"]:
+        state = "ready" if b["build"] and b["flash"] else "needs " + ", ".join(b["missing"])
+        click.echo(f"{b['board']:15} build {'yes' if b['build'] else 'no ':3}  flash {'yes' if b['flash'] else 'no ':3}  "
+                   f"{state}{'  (' + b['note'] + ')' if b['note'] else ''}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -146,9 +146,13 @@ class Suite:
         per = int(r["per_step"])
         counter = r.get("counter", "none")
         case.properties.update(counter=counter, ticks_per_step=per, macs_per_token=self.report["macs_per_token"])
-        ipt = self.board.get("instructions_per_tick")
-        if counter == "systick" and ipt:
-            case.properties["instructions_per_token"] = per * ipt
+        clock = self.board.get("clock_hz") or 0
+        if self.board["upload"] == "qemu" and counter in ("systick", "timer") and clock:
+            # QEMU -icount shift=0: one instruction per virtual nanosecond, so a tick of a
+            # counter clocked at clock_hz is 1e9 / clock_hz instructions (40 on mps2).
+            insn = round(per * 1e9 / clock)
+            case.properties.update(instructions_per_token=insn,
+                                   instructions_per_mac=round(insn / max(1, self.report["macs_per_token"]), 3))
         budget = self.board.get("latency_budget_cycles")
         if budget and counter in ("dwt", "systick"):
             check(per <= budget, f"{per} ticks per token, over the board's budget of {budget}")
@@ -228,6 +232,30 @@ def run_on_port(port: str, build: Path, board, baud: int, **kw) -> SuiteResult:
         return Suite(dev, build, board, **kw).run()
 
 
+def resolve_ports(build: Path, board, ports: list[str] | None):
+    """(ports, link): the given ports, or the board's own link: the host build on a pty (then
+    `link` must be stopped by the caller), the running emulator, or the one attached board."""
+    from . import boards
+
+    if ports:
+        return ports, None
+    if board["port"] == "host":
+        from .hostlink import HostLink
+
+        link = HostLink(build / board.id / "tlm")
+        return [link.port], link
+    if board["upload"] == "qemu":
+        from . import qemu
+        from .errors import UsageError
+
+        emu = qemu.find_running(build / board.id / "qemu")
+        if emu is None:
+            raise UsageError(f"board {board.id}: no emulator running; run 'tlmc flash --board {board.id}' first "
+                             f"or pass --port")
+        return [emu.url], None
+    return [boards.pick_port(board, None)], None
+
+
 def run(cfg, build: Path, board_name: str | None = None, ports: list[str] | None = None,
         junit: Path | None = None, **kw) -> dict:
     """`tlmc test`: the suite on every port given (in parallel), or on the board's own link
@@ -238,25 +266,7 @@ def run(cfg, build: Path, board_name: str | None = None, ports: list[str] | None
 
     board = boards.resolve(board_name or cfg["board"]["id"])
     baud = int(board.get("serial", {}).get("baud", 115200) or 115200)
-    link = None
-    if not ports:
-        if board["port"] == "host":
-            from .hostlink import HostLink
-
-            link = HostLink(build / board.id / "tlm")
-            ports = [link.port]
-        elif board["upload"] == "qemu":
-            from . import qemu
-
-            emu = qemu.find_running(build / board.id / "qemu")
-            if emu is None:
-                from .errors import UsageError
-
-                raise UsageError(f"board {board.id}: no emulator running; run 'tlmc flash --board {board.id}' first "
-                                 f"or pass --port")
-            ports = [emu.url]
-        else:
-            ports = [boards.pick_port(board, None)]
+    ports, link = resolve_ports(build, board, ports)
     try:
         with ThreadPoolExecutor(max_workers=len(ports)) as pool:
             results = list(pool.map(lambda p: run_on_port(p, build, board, baud, **kw), ports))
