@@ -28,16 +28,21 @@ $(BIN)/python:
 venv: $(BIN)/python
 	$(BIN)/pip install -q -e '.[train,dev]'
 
-# The built-in voice-command recipe end to end: init, train, quantize, generate.
+# The built-in voice-command recipe end to end: init, train, quantize, generate on the host,
+# then build the firmware for the emulated Cortex-M4, flash it (start QEMU), run the HIL suite
+# over the serial socket, show a completion from the device and stop QEMU (also on failure).
 demo: setup
 	rm -rf $(DEMO)
 	$(BIN)/tlmc init $(DEMO)
-	$(BIN)/tlmc -h >/dev/null
 	cd $(DEMO) && $(BIN)/tlmc train
 	cd $(DEMO) && $(BIN)/tlmc quantize
 	cd $(DEMO) && $(BIN)/tlmc info
 	cd $(DEMO) && $(BIN)/tlmc generate --int8 --prompt "turn off the " --tokens 60
-	cd $(DEMO) && $(BIN)/tlmc generate --int8 --prompt "could you " --tokens 80 --temperature 0.8 --seed 7
+	cd $(DEMO) && $(BIN)/tlmc build --board mps2-an386
+	cd $(DEMO) && trap '$(BIN)/tlmc flash --board mps2-an386 --stop' EXIT && \
+	  $(BIN)/tlmc flash --board mps2-an386 && \
+	  $(BIN)/tlmc test --board mps2-an386 --junit hil.xml && \
+	  printf 'turn off the \nset the bedroom \n' | $(BIN)/tlmc chat --board mps2-an386
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -47,6 +52,8 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/quality.py --corpus ../shared/data/tinyshakespeare.txt
+	$(BIN)/python bench/runtime.py
+	$(BIN)/python bench/device.py
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

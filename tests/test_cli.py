@@ -83,3 +83,49 @@ def test_json_outputs_of_a_built_project(tiny_quantized):
     assert i["quantized"] and i["tflm_arena_bytes"] == q["tflm_arena_bytes"]
     r = runner.invoke(main, ["generate", "-C", str(p.root), "--tokens", "-1"])
     assert r.exit_code == 2
+
+
+def test_doctor_reports_tools_and_what_each_board_needs():
+    r = CliRunner().invoke(main, ["doctor", "--json"])
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.stdout)
+    assert obj["tools"]["gcc"]["version"]
+    assert {b["board"] for b in obj["boards"]} >= {"host", "mps2-an386", "nano33", "pico"}
+    host = next(b for b in obj["boards"] if b["board"] == "host")
+    assert host["build"] and host["flash"]
+
+
+def test_boards_table_lists_every_board_file():
+    r = CliRunner().invoke(main, ["boards", "--json"])
+    ids = {b["id"] for b in json.loads(r.stdout)["boards"]}
+    assert ids == {"host", "mps2-an386", "microbit", "nano33", "pico", "nucleo-f446re"}
+    r = CliRunner().invoke(main, ["boards"])
+    assert "nano33ble" in r.output
+
+
+@pytest.mark.slow
+def test_chat_completes_prompts_from_the_device(tiny_host):
+    import io
+
+    from toolchain import generate
+    from toolchain.chat import chat
+
+    p, _ = tiny_host
+    out = io.StringIO()
+    assert chat(p.build, "host", None, tokens=40, lines=["turn off the ", "open the "], out=out) == 0
+    text = out.getvalue()
+    expect = generate.generate(p.build, "turn off the ", 40, int8=True).text
+    assert text.startswith("turn off the " + expect.split("\n")[0])
+    assert "open the " in text
+
+
+def test_flash_stop_on_a_board_without_emulator_is_usage_error(tmp_path):
+    write_project(tmp_path, "")
+    r = CliRunner().invoke(main, ["flash", "-C", str(tmp_path), "--board", "nano33", "--stop"])
+    assert r.exit_code == 2 and "--stop is for emulated boards" in r.stderr
+
+
+def test_test_without_running_emulator_says_to_flash(tmp_path):
+    write_project(tmp_path, "")
+    r = CliRunner().invoke(main, ["test", "-C", str(tmp_path), "--board", "mps2-an386"])
+    assert r.exit_code == 2 and "tlmc flash --board mps2-an386" in r.stderr

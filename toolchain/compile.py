@@ -20,12 +20,19 @@ from .paths import FIRMWARE
 HOST_CC = "gcc"
 HOST_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
 WARN_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
-# Compiler flags per board `core` (boards/*.toml). Cortex-M cores build size-optimized.
-CORE_FLAGS: dict[str, tuple[str, ...]] = {
-    "cortex-m4f": ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os",
-                   "-ffunction-sections", "-fdata-sections"),
-    "cortex-m0plus": ("-mcpu=cortex-m0plus", "-mthumb", "-Os", "-ffunction-sections", "-fdata-sections"),
-}
+# Object builds for a board `core`: the CPU flags (one table, in cross.py) plus size
+# optimization and per-function sections, as the linked firmware gets them.
+OBJECT_FLAGS = ("-Os", "-ffunction-sections", "-fdata-sections")
+
+
+def core_flags(core: str) -> tuple[str, ...]:
+    from .cross import CORE_FLAGS as CPU_FLAGS
+
+    if core not in CPU_FLAGS:
+        raise UsageError(f"core {core!r} has no compiler flags; known cores: {', '.join(sorted(CPU_FLAGS))}")
+    return (*CPU_FLAGS[core], *OBJECT_FLAGS)
+
+
 ARM_CC, ARM_SIZE = "arm-none-eabi-gcc", "arm-none-eabi-size"
 APT_HINT = {
     HOST_CC: "sudo apt-get install -y --no-install-recommends gcc libc6-dev",
@@ -124,12 +131,10 @@ def build_objects(out_dir: Path | str, core: str = "cortex-m4f", obj_dir: Path |
     errors) into objects, and size them: {"runtime": {text, data, bss}, "plan": ..., "model_data":
     ..., "objects": {file: sizes}, "flags": [...]}. Nothing is linked."""
     out_dir = Path(out_dir)
-    if core not in CORE_FLAGS:
-        raise UsageError(f"core {core!r} has no compiler flags; known cores: {', '.join(sorted(CORE_FLAGS))}")
     obj_dir = Path(obj_dir) if obj_dir is not None else out_dir / f"obj-{core}"
     obj_dir.mkdir(parents=True, exist_ok=True)
     cc = _tool(ARM_CC)
-    flags = [*WARN_FLAGS, *CORE_FLAGS[core]]
+    flags = [*WARN_FLAGS, *core_flags(core)]
     groups: dict[str, list[Path]] = {"runtime": [], "protocol": [], "plan": [], "model_data": []}
     srcs = [(s, "runtime") for s in runtime_sources()] + [(s, "protocol") for s in protocol_sources()]
     srcs += [(out_dir / "model_plan.c", "plan"), (out_dir / "model_data.c", "model_data")]

@@ -292,12 +292,7 @@ def _numel(shape: tuple[int, ...]) -> int:
 # Building the plan
 
 def load(path: Path | str) -> tflite_model.Model:
-    path = Path(path)
-    try:
-        buf = path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read ({e.strerror}); check the path") from None
-    return parse(buf, str(path))
+    return parse(tflite_model.read_bytes(path), str(path))
 
 
 def parse(buf: bytes, where: str = "model") -> tflite_model.Model:

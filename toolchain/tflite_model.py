@@ -148,10 +148,13 @@ def _parse(buf: bytes, where: str) -> Model:
     return Model(tensors, ops, [int(x) for x in g.inputs], [int(x) for x in g.outputs], desc)
 
 
-def load(path: Path | str) -> Model:
-    path = Path(path)
+def read_bytes(path: Path | str) -> bytes:
+    """A model file's bytes, or a one-line UsageError."""
     try:
-        buf = path.read_bytes()
+        return Path(path).read_bytes()
     except OSError as e:
         raise UsageError(f"{path}: cannot read ({e.strerror}); check the path") from None
-    return parse(buf, str(path))
+
+
+def load(path: Path | str) -> Model:
+    return parse(read_bytes(path), str(path))
