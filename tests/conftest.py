@@ -56,3 +56,24 @@ def tiny_host(tiny_quantized):
 
     p, _, _ = tiny_quantized
     return p, build.build(p.cfg, p.build, "host")
+
+
+STEP_TINY = {
+    "gru": TINY.replace("[model]\ncontext = 8\nembed = 8\nhidden = [48]",
+                        '[model]\narch = "gru"\nembed = 12\nhidden = [40]').replace("batch = 64", "batch = 32\nseq_len = 32"),
+    "conv": TINY.replace("[model]\ncontext = 8\nembed = 8\nhidden = [48]",
+                         '[model]\narch = "conv"\nembed = 16\nhidden = [16, 16, 16]').replace("batch = 64",
+                                                                                             "batch = 32\nseq_len = 32"),
+}
+
+
+@pytest.fixture(scope="session", params=["gru", "conv"])
+def step_quantized(request, tmp_path_factory):
+    """A tiny trained and quantized step model per architecture: (arch, project, metrics, report)."""
+    from toolchain import project, quantize, train
+
+    root = write_project(tmp_path_factory.mktemp(request.param), STEP_TINY[request.param])
+    p = project.Project.load(root)
+    metrics = train.run(p.cfg, p.build, progress=False)
+    report = quantize.run(p.cfg, p.build)
+    return request.param, p, metrics, report

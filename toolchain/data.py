@@ -102,7 +102,9 @@ def stage_hash(cfg: Config) -> str:
     from . import recipes
 
     d = cfg["data"]
-    inputs = {"data": d, "tokenizer": cfg["tokenizer"], "context": cfg["model"]["context"],
+    from . import models
+
+    inputs = {"data": d, "tokenizer": cfg["tokenizer"], "context": models.get(cfg["model"]["arch"]).pad(cfg["model"]),
               "documents": cfg.documents(), "recipes_version": recipes.__dict__.get("VERSION", 1),
               "files": [sha256_file(p) for p in cfg.corpus_paths()]}
     return hash_json(inputs)
@@ -113,7 +115,9 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
     out = build / "data"
     h = stage_hash(cfg)
     stamp = out / "stamp.json"
-    context = cfg["model"]["context"]
+    from . import models
+
+    context = models.get(cfg["model"]["arch"]).pad(cfg["model"])  # <pad>s before each document
     if stamp.is_file() and read_json(stamp).get("hash") == h and (out / "streams.npz").is_file():
         z = np.load(out / "streams.npz")
         return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context)

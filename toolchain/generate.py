@@ -37,6 +37,30 @@ def generate_ids(step, context: int, prompt_ids: list[int], n_tokens: int, pick)
     return out
 
 
+def generate_steps(runner, prompt_ids: list[int], n_tokens: int, pick) -> list[int]:
+    """The step-model loop (docs/state.md): reset, step <pad>, step each prompt token, then
+    n_tokens times: pick from the last logits and step the picked token."""
+    runner.reset()
+    logits = runner.step(PAD)
+    for t in prompt_ids:
+        logits = runner.step(int(t))
+    out = []
+    for i in range(n_tokens):
+        nxt = pick(logits)
+        out.append(nxt)
+        if i + 1 < n_tokens:
+            logits = runner.step(nxt)
+    return out
+
+
+def _picker(int8: bool, rng, temperature: float, top_k: int, logits_t):
+    if int8:
+        k_const = sampling.logit_k(float(logits_t.scale[0]))
+        temp_milli = int(round(temperature * 1000))
+        return lambda logits: sampling.sample(logits, rng, temp_milli, top_k, k_const)
+    return lambda logits: sampling.sample_float(logits, rng, temperature, top_k)
+
+
 def generate(build: Path, prompt: str, n_tokens: int, *, seed: int = 1, temperature: float = 0.0,
              top_k: int = 0, int8: bool = False) -> GenResult:
     if n_tokens < 0:
@@ -52,9 +76,19 @@ def generate(build: Path, prompt: str, n_tokens: int, *, seed: int = 1, temperat
     tok = Tokenizer.load(build / "data" / "tokenizer.json")
     buf = path.read_bytes()
     model = tflite_model.parse(buf, str(path))
-    context = model.tensors[model.inputs[0]].shape[-1]
     prompt_ids = tok.encode(prompt).tolist()
     rng = sampling.XorShift32(seed)
+    from . import stream
+
+    sig = stream.read_signature(build)
+    if sig["kind"] == "step":
+        sig_f = sig if int8 else stream.read_signature(build, "signature_float.json")
+        runner = stream.StepRunner(buf, sig_f, "tflm" if int8 else "litert")
+        logits_t = model.tensors[model.outputs[sig_f["logits_output"]]]
+        pick = _picker(int8, rng, temperature, top_k, logits_t)
+        ids = generate_steps(runner, prompt_ids, n_tokens, pick)
+        return GenResult(text=tok.decode(ids), ids=ids, prompt_ids=prompt_ids)
+    context = model.tensors[model.inputs[0]].shape[-1]
     if int8:
         run = interp.Runner(buf, "tflm")
         out_t = model.tensors[model.outputs[0]]

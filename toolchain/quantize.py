@@ -31,7 +31,10 @@ from .progress import log
 from .tfenv import tf as _tf
 
 # Ops each architecture's int8 export may contain; anything else is an export error.
-ALLOWED_OPS = {"mlp": {"GATHER", "RESHAPE", "FULLY_CONNECTED"}}
+ALLOWED_OPS = {"mlp": {"GATHER", "RESHAPE", "FULLY_CONNECTED"},
+               "gru": {"GATHER", "RESHAPE", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "LOGISTIC", "TANH"},
+               "conv": {"GATHER", "RESHAPE", "FULLY_CONNECTED", "ADD"}}
+GOLDEN_SEQ_LEN = 16  # tokens per golden sequence of a step model
 
 
 def convert(step_fn, representative: Iterable[np.ndarray] | None) -> bytes:
@@ -39,10 +42,13 @@ def convert(step_fn, representative: Iterable[np.ndarray] | None) -> bytes:
     tf = _tf()
     conv = tf.lite.TFLiteConverter.from_concrete_functions([step_fn.get_concrete_function()], step_fn)
     if representative is not None:
-        samples = [np.asarray(x, np.int32).reshape(1, -1) for x in representative]
+        # items: a token window (window models) or a list of inputs (step models: token, states)
+        samples = [[np.asarray(a) for a in x] if isinstance(x, (list, tuple)) else [np.asarray(x, np.int32).reshape(1, -1)]
+                   for x in representative]
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = lambda: ([s] for s in samples)
+        conv.representative_dataset = lambda: iter(samples)
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8  # state inputs; int32 token ids stay int32
         conv.inference_output_type = tf.int8
     import warnings
 
@@ -121,6 +127,9 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     ds = data_mod.prepare(cfg, build)
     q, m, seed = cfg["quantize"], cfg["model"], cfg["train"]["seed"]
     weights = train_mod.load_weights(build)
+    arch = models.get(m["arch"])
+    if arch.kind == "step":
+        return _run_step(cfg, build, out, h, ds, weights, arch, t0)
     calib, _ = sample_windows(ds.train, ds.train_positions(), ds.context, q["calibration_samples"], seed + 11)
     float_buf, int8_buf = quantize_weights(weights, m, calib)
     model = tflite_model.parse(int8_buf, "int8 model")
@@ -139,7 +148,6 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     gy = golden_vectors(int8_buf, gx)
     lite_vs_tflm = q_run.batch(gx).astype(np.int16) - gy.astype(np.int16)
 
-    arch = models.get(m["arch"])
     params, macs = arch.count(weights, m)
     report = {
         "arch": m["arch"], "params": params, "macs_per_token": macs,
@@ -158,12 +166,118 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
         "output_scale": float(out_t.scale[0]), "output_zero_point": int(out_t.zero_point[0]),
         "seconds": round(time.monotonic() - t0, 2),
     }
+    _save(out, h, float_buf, int8_buf, gx.astype(np.int32), gy, report, {"kind": "window", "context": ds.context})
+    return report
+
+
+def _save(out: Path, h: str, float_buf: bytes, int8_buf: bytes, gx, gy, report: dict, signature: dict) -> None:
     atomic_write_bytes(out / "model_float.tflite", float_buf)
     atomic_write_bytes(out / "model.tflite", int8_buf)
-    atomic_save_npz(out / "golden.npz", inputs=gx.astype(np.int32), outputs=gy)
+    atomic_save_npz(out / "golden.npz", inputs=gx, outputs=gy)
+    atomic_write_json(out / "signature.json", signature)
     atomic_write_json(out / "report.json", report)
-    atomic_write_json(stamp, {"hash": h})
+    atomic_write_json(out / "stamp.json", {"hash": h})
     report["cached"] = False
+
+
+def _check_output_order(step, float_buf: bytes, sig: dict, states) -> None:
+    """The converter orders outputs by the step function's (sorted) dict keys; states of equal
+    width cannot be told apart by shape, so compare values on one random input."""
+    tf = _tf()
+    rng = np.random.default_rng(0)
+    inputs = [np.array([[1]], np.int32)] + [rng.normal(0, 0.5, (1, w)).astype(np.float32) for _, w, _ in states]
+    want = step(*[tf.constant(x) for x in inputs])
+    it = interp.litert(float_buf)
+    ins, outs = it.get_input_details(), it.get_output_details()
+    it.set_tensor(ins[sig["token_input"]]["index"], inputs[0])
+    for i, st in enumerate(sig["states"]):
+        it.set_tensor(ins[st["input"]]["index"], inputs[1 + i])
+    it.invoke()
+    pairs = [("a_logits", sig["logits_output"])] + [(f"s{i:02d}", st["output"]) for i, st in enumerate(sig["states"])]
+    for key, pos in pairs:
+        got = it.get_tensor(outs[pos]["index"])
+        if not np.allclose(got, want[key].numpy(), atol=1e-3, rtol=1e-3):
+            raise ExportError(f"step model: output {pos} is not {key}; the converter reordered outputs")
+
+
+def _doc_starts(stream: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(stream == 0)
+
+
+def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0: float) -> dict[str, Any]:
+    """Quantize a step model (docs/state.md): calibrate on (token, states) recorded by streaming
+    training text through the float model; evaluate float and int8 streaming; TFLM goldens."""
+    from . import stream
+
+    q, m, seed = cfg["quantize"], cfg["model"], cfg["train"]["seed"]
+    vocab = ds.tokenizer.vocab_size
+    step = arch.step_fn(weights, m)
+    float_buf = convert(step, None)
+    f_model = tflite_model.parse(float_buf, "float model")
+    f_sig = stream.signature_for(f_model, arch.states(m), vocab)
+    _check_output_order(step, float_buf, f_sig, arch.states(m))
+    # calibration: real (token, state...) inputs, streamed through the float model
+    f_run = stream.StepRunner(float_buf, f_sig, "litert")
+    calib = []
+    rng = np.random.default_rng(seed + 11)
+    starts = _doc_starts(ds.train)
+    while len(calib) < q["calibration_samples"]:
+        p = int(rng.choice(starts))
+        f_run.reset()
+        for t in range(p, min(len(ds.train), p + 64)):
+            if t > p and ds.train[t] == 0:
+                break
+            item = [None] * (1 + len(f_sig["states"]))
+            item[f_sig["token_input"]] = np.array([[ds.train[t]]], np.int32)
+            for st in f_run.states:
+                item[st["spec"]["input"]] = st["ring"][0].astype(np.float32)
+            calib.append(item)
+            f_run.step(int(ds.train[t]))
+    int8_buf = convert(step, calib[:q["calibration_samples"]])
+    model = tflite_model.parse(int8_buf, "int8 model")
+    check_int8(model, ALLOWED_OPS.get(arch.name), "int8 model")
+    sig = stream.signature_for(model, arch.states(m), vocab)
+    out_t = model.tensors[model.outputs[sig["logits_output"]]]
+
+    n_eval = q["eval_samples"]
+    f_metrics = stream.stream_metrics(stream.StepRunner(float_buf, f_sig, "litert"), ds.val, n_eval)
+    q_run = stream.StepRunner(int8_buf, sig, "litert")
+    q_metrics = stream.stream_metrics(q_run, ds.val, n_eval, lambda raw: dequantize(raw, out_t))
+
+    arena = interp.tflm_arena(int8_buf)
+    # golden sequences: <pad> then real text, TFLM logits after every step
+    n_seq = max(4, q["golden_vectors"] // GOLDEN_SEQ_LEN)
+    vstarts = _doc_starts(ds.val[:-GOLDEN_SEQ_LEN])
+    picks = np.random.default_rng(seed + 13).choice(vstarts, size=n_seq, replace=len(vstarts) < n_seq)
+    gx = np.stack([ds.val[p:p + GOLDEN_SEQ_LEN] for p in picks]).astype(np.int32)
+    gx[:, 0] = 0
+    tflm_run = stream.StepRunner(int8_buf, sig, "tflm")
+    gy = np.stack([tflm_run.run(seq) for seq in gx]).astype(np.int8)
+    lite = np.stack([q_run.run(seq) for seq in gx]).astype(np.int16)
+    lite_vs_tflm = lite - gy.astype(np.int16)
+
+    params, macs = arch.count(weights, m)
+    report = {
+        "arch": m["arch"], "kind": "step", "params": params, "macs_per_token": macs,
+        "float_ce": f_metrics["ce"], "int8_ce": q_metrics["ce"],
+        "float_ppl": f_metrics["ppl"], "int8_ppl": q_metrics["ppl"],
+        "float_acc": f_metrics["acc"], "int8_acc": q_metrics["acc"],
+        "ce_increase_pct": 100.0 * (q_metrics["ce"] / f_metrics["ce"] - 1.0),
+        "eval_windows": int(q_metrics["n"]), "eval": "streaming",
+        "tflite_bytes": len(int8_buf), "float_tflite_bytes": len(float_buf),
+        "weight_bytes": int(sum(t.data.nbytes for t in model.tensors if t.is_const)),
+        "tflm_arena_bytes": arena["total"], "tflm_activation_bytes": arena.get("head", 0), "ops": model.op_names(),
+        "golden_vectors": int(gx.size), "golden_sequences": int(len(gx)),
+        "state_bytes": int(sum(st[1] * st[2] for st in arch.states(m))),
+        "requantized_states": q_run.requantized_states,
+        "litert_vs_tflm_bytes_differing": float((lite_vs_tflm != 0).mean()),
+        "litert_vs_tflm_max_lsb": int(np.abs(lite_vs_tflm).max()),
+        "model_hash": sha256_bytes(int8_buf)[:16],
+        "output_scale": float(out_t.scale[0]), "output_zero_point": int(out_t.zero_point[0]),
+        "seconds": round(time.monotonic() - t0, 2),
+    }
+    atomic_write_json(out / "signature_float.json", f_sig)
+    _save(out, h, float_buf, int8_buf, gx, gy, report, sig)
     return report
 
 

@@ -68,6 +68,35 @@ def evaluate_logits_fn(logits_fn, ds_stream: np.ndarray, positions: np.ndarray, 
     return {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / n, "n": int(len(positions))}
 
 
+def chunk_starts(stream: np.ndarray, seq_len: int) -> np.ndarray:
+    """Starts of the non-overlapping training sequences of a step model (x = [s, s+T), y = x + 1)."""
+    n = (len(stream) - 1) // seq_len
+    return np.arange(n, dtype=np.int64) * seq_len
+
+
+def sequences(stream: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = starts[:, None] + np.arange(seq_len)[None, :]
+    return stream[idx].astype(np.int32), stream[idx + 1].astype(np.int32)
+
+
+def evaluate_sequences(logits_fn, stream: np.ndarray, starts: np.ndarray, seq_len: int, batch: int = 64) -> dict:
+    """CE / perplexity / accuracy of a sequence model on chunks (each from a zero state);
+    <pad> targets are not counted. A streaming figure comes from `tlmc quantize`."""
+    total_ce, correct, count = 0.0, 0, 0
+    for s in range(0, len(starts), batch):
+        x, y = sequences(stream, starts[s:s + batch], seq_len)
+        logits = np.asarray(logits_fn(x), np.float64)
+        logits -= logits.max(axis=-1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        mask = y != 0
+        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        total_ce += float(-(picked * mask).sum())
+        correct += int(((logits.argmax(axis=-1) == y) & mask).sum())
+        count += int(mask.sum())
+    ce = total_ce / max(1, count)
+    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / max(1, count), "n": count}
+
+
 def eval_positions(positions: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
     if len(positions) <= limit:
         return positions
@@ -94,7 +123,22 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
     tf.keras.utils.set_random_seed(t["seed"])
     tf.config.experimental.enable_op_determinism()
     model = arch.build(m, ds.tokenizer.vocab_size)
-    train_pos = ds.train_positions()
+    step_model = arch.kind == "step"
+    seq_len = t["seq_len"]
+    train_pos = chunk_starts(ds.train, seq_len) if step_model else ds.train_positions()
+
+    def get_batch(idx):
+        if step_model:
+            return sequences(ds.train, train_pos[idx], seq_len)
+        return data_mod.windows(ds.train, train_pos[idx], ds.context)
+
+    def evaluate(stream, limit, seed=0):
+        fn = lambda x: model(x, training=False).numpy()  # noqa: E731
+        if step_model:
+            starts = eval_positions(chunk_starts(stream, seq_len), max(1, limit // seq_len), seed)
+            return evaluate_sequences(fn, stream, starts, seq_len)
+        pos = data_mod.target_positions(stream, ds.context)
+        return evaluate_logits_fn(fn, stream, eval_positions(pos, limit, seed), ds.context)
     per_epoch, total = schedule(len(train_pos), t)
     lr = tf.keras.optimizers.schedules.CosineDecay(t["lr"], decay_steps=total, alpha=0.1)
     opt = tf.keras.optimizers.Adam(learning_rate=lr)
@@ -124,7 +168,9 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
     def train_step(x, y):
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
-            loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            mask = tf.cast(tf.not_equal(y, 0), ce.dtype)  # <pad> is never a target
+            loss = tf.reduce_sum(ce * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -143,7 +189,7 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
                 if stop_after_steps is not None and done_here >= stop_after_steps:
                     raise KeyboardInterrupt
                 idx = batch_indices(len(train_pos), t["batch"], t["seed"], epoch, step % per_epoch)
-                x, y = data_mod.windows(ds.train, train_pos[idx], ds.context)
+                x, y = get_batch(idx)
                 losses.append(float(train_step(tf.constant(x), tf.constant(y))))
                 step += 1
                 done_here += 1
@@ -151,8 +197,7 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
                     save_checkpoint(step)
                 bar.update(step - epoch * per_epoch, f"loss {np.mean(losses[-50:]):.3f}")
             save_checkpoint(step)
-            val = evaluate_logits_fn(lambda x: model(x, training=False).numpy(), ds.val,
-                                     eval_positions(ds.val_positions(), 20000), ds.context)
+            val = evaluate(ds.val, 20000)
             bar.close(f"loss {np.mean(losses[-per_epoch:]):.4f}  val CE {val['ce']:.4f}  "
                       f"ppl {val['ppl']:.2f}  acc {val['acc']:.3f}")
     except KeyboardInterrupt:
@@ -161,9 +206,8 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
                           f"run 'tlmc train' again to resume") from None
 
     weights = arch.weights(model)
-    val = evaluate_logits_fn(lambda x: model(x, training=False).numpy(), ds.val, ds.val_positions(), ds.context)
-    tr = evaluate_logits_fn(lambda x: model(x, training=False).numpy(), ds.train,
-                            eval_positions(train_pos, 20000, 1), ds.context)
+    val = evaluate(ds.val, 10**9)
+    tr = evaluate(ds.train, 20000, 1)
     metrics = {"arch": m["arch"], "params": params, "macs_per_token": macs, "steps": total,
                "train_seconds": round(time.monotonic() - t0, 2), "vocab_size": ds.tokenizer.vocab_size,
                "val_ce": val["ce"], "val_ppl": val["ppl"], "val_acc": val["acc"], "val_windows": val["n"],
