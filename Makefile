@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/quality.py --corpus ../shared/data/tinyshakespeare.txt
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/device.py
+	$(BIN)/python bench/device.py --models
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

@@ -1,12 +1,25 @@
 """Benchmark: the model on the emulated Cortex-M4 (QEMU mps2-an386, -icount shift=0).
 
     python bench/device.py [--project DIR] [--board mps2-an386] [--json]
+    python bench/device.py --models [--steps N] [--json]
 
-Builds the project's firmware (default: a fresh `tlmc init` project with the built-in
+Default: builds the project's firmware (default: a fresh `tlmc init` project with the built-in
 recipe, trained first), starts QEMU, and prints: instructions per token (SysTick ticks x 40
 under -icount: exact instruction counts of the emulated core, not a real board's cycles),
 instructions per MAC, flash and RAM of the firmware, and the host-to-device round trip per
 request (INFO, median of 200) and per LOGITS request through pyserial's socket:// URL.
+
+--models: the kernel sets compared (docs/runtime.md, "Kernel sets"). Three random-weight MLPs
+(~30k, ~180k, ~500k parameters; no training: weights do not change instruction counts) are
+built for mps2-an386 with `kernels = "reference"` and `"optimized"` and run under the
+project's instruction-counting QEMU plugin (bench/qemu_plugin), which counts exactly, per
+function, between the firmware's markers around BENCH's steps and PUSH's pushes. Per model
+and kernel set: MACs/token, instructions/token (one step + one push), instructions per MAC
+(whole token, and the FULLY_CONNECTED kernel alone), flash and RAM of the firmware, the arena,
+and the lower bound MACs/2 (SMLAD does two MACs); per model the ratio reference/optimized.
+Each BENCH count is checked against the SysTick (x 40) of the same run. --json prints one
+object: {model: {kernel set: {macs_per_token, insn_per_token, insn_per_mac, flash_bytes,
+ram_bytes, ...}}}.
 """
 
 from __future__ import annotations
@@ -30,7 +43,13 @@ def main() -> int:
     ap.add_argument("--project", type=Path, default=None, help="a tlmc project folder (default: a new demo project)")
     ap.add_argument("--board", default="mps2-an386")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--models", action="store_true",
+                    help="compare the kernel sets on three random-weight models (~30k, 180k, 500k parameters)")
+    ap.add_argument("--steps", type=int, default=10, help="--models: BENCH steps per measurement")
+    ap.add_argument("--keep", type=Path, default=None, help="--models: build into this folder and keep it")
     args = ap.parse_args()
+    if args.models:
+        return kernel_table(args)
 
     folder = args.project
     if folder is None:
@@ -74,6 +93,107 @@ def main() -> int:
         print(f"RAM                  {out['ram_bytes']:,} B (arena {out['arena_bytes']:,} B, stack included)")
         print(f"round trip INFO      {out['rtt_info_ms_median']} ms (median of 200)")
         print(f"round trip LOGITS    {out['rtt_logits_ms_median']} ms (median of 50, one model step included)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# --models: the kernel sets on three model sizes
+
+# name -> (context K, embed E, hidden, vocab V): Dense layers K*E -> hidden... -> V
+MODELS = {"30k": (16, 8, [128, 64], 64), "180k": (24, 16, [256, 256], 64), "500k": (32, 32, [384, 256], 96)}
+KERNEL_SETS = ("reference", "optimized")
+BOARD = "mps2-an386"
+FC_FUNCTIONS = ("tlm_fully_connected_s8", "tlm_multiply_by_quantized_multiplier")
+
+
+def random_model(name: str, seed: int = 0) -> tuple[bytes, int]:
+    """A full-int8 .tflite of random weights with the MODELS shape; (bytes, parameters)."""
+    import numpy as np
+
+    k, e, hidden, v = MODELS[name]
+    rng = np.random.default_rng(seed)
+    w = {"embedding": rng.normal(0, 0.5, (v, e)).astype(np.float32)}
+    width, params = k * e, v * e
+    for i, h in enumerate(hidden):
+        w[f"hidden{i}/kernel"] = rng.normal(0, 1 / np.sqrt(width), (width, h)).astype(np.float32)
+        w[f"hidden{i}/bias"] = rng.normal(0, 0.1, h).astype(np.float32)
+        params += width * h + h
+        width = h
+    w["logits/kernel"] = rng.normal(0, 1 / np.sqrt(width), (width, v)).astype(np.float32)
+    w["logits/bias"] = rng.normal(0, 0.1, v).astype(np.float32)
+    params += width * v + v
+    cfg = {"arch": "mlp", "context": k, "embed": e, "hidden": hidden}
+    calib = rng.integers(0, v, (200, k)).astype(np.int32)
+    return quantize.quantize_weights(w, cfg, calib)[1], params
+
+
+def measure(buf: bytes, kernels: str, out: Path, steps: int) -> dict:
+    """Build, run under the counting plugin, and measure one model with one kernel set."""
+    from toolchain import boards, compile as compile_mod, emit, icount, plan
+
+    board = boards.resolve(BOARD)
+    out.mkdir(parents=True, exist_ok=True)
+    s = emit.emit_model(buf, None, out, board_id=board.id, kernels=kernels)
+    elf = build.firmware_elf(out, board)
+    objs = compile_mod.build_objects(out, board["core"])
+    so = icount.build_plugin(out.parent)
+    counts = out / "counts.txt"
+    k = s["context"]
+    with qemu.start(Path(elf["elf"]), board["qemu_machine"], state_dir=out / "qemu",
+                    extra_args=icount.plugin_args(so, elf["elf"], counts)) as emu:
+        with Device(emu.url, timeout=120) as dev:
+            dev.sync()
+            ids = [1 + (7 * i) % (s["vocab"] - 1) for i in range(32)]   # any ids: counts do not depend on them
+            dev.request("PUSH " + " ".join(map(str, ids)))
+            r = dev.bench(steps)
+    push, bench = icount.read_intervals(counts)[-2:]
+    systick = int(r["cycles"]) * round(1e9 / board["clock_hz"])
+    if abs(bench.total - systick) > 2 * 40:
+        raise SystemExit(f"plugin ({bench.total}) and SysTick ({systick}) disagree for {out.name}")
+    macs = s["macs_per_token"]
+    step = bench.total / steps
+    per_push = push.total / len(ids)
+    fc = bench.count(*FC_FUNCTIONS, prefix=("fc_",)) / steps
+    return {
+        "macs_per_token": macs, "insn_per_token": round(step + per_push), "insn_per_mac": round((step + per_push) / macs, 3),
+        "insn_per_step": round(step), "insn_per_push": round(per_push, 1), "systick_insn_per_step": round(systick / steps),
+        "fc_insn_per_mac": round(fc / macs, 3), "lower_bound_insn": macs // 2,
+        "flash_bytes": elf["flash"], "ram_bytes": elf["ram"], "arena_bytes": s["arena_bytes"],
+        "plan_arena_bytes": plan.build(buf).arena_bytes, "runtime_text_bytes": objs["runtime"]["text"],
+        "context": k,
+    }
+
+
+def kernel_table(args: argparse.Namespace) -> int:
+    work = args.keep or Path(tempfile.mkdtemp(prefix="tlmc-bench-kernels-"))
+    result: dict = {}
+    for name in MODELS:
+        buf, params = random_model(name)
+        row = {kern: measure(buf, kern, work / f"{name}-{kern}", args.steps) for kern in KERNEL_SETS}
+        row["params"] = params
+        row["ratio_reference_to_optimized"] = round(row["reference"]["insn_per_token"]
+                                                    / row["optimized"]["insn_per_token"], 2)
+        result[name] = row
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    print(f"{BOARD} (QEMU -icount shift=0): exact instruction counts of the emulated Cortex-M4, not a real "
+          "board's cycles; per token = one model step (BENCH) + one push (PUSH)")
+    head = (f"{'model':6} {'kernels':9} {'params':>8} {'MACs/token':>11} {'insn/token':>11} {'insn/MAC':>8} "
+            f"{'FC insn/MAC':>11} {'MACs/2':>8} {'flash B':>9} {'RAM B':>7} {'arena B':>7} {'ratio':>6}")
+    print(head)
+    for name, row in result.items():
+        for kern in KERNEL_SETS:
+            m = row[kern]
+            ratio = f"{row['ratio_reference_to_optimized']:.2f}x" if kern == "optimized" else ""
+            print(f"{name:6} {kern:9} {row['params']:8,} {m['macs_per_token']:11,} {m['insn_per_token']:11,} "
+                  f"{m['insn_per_mac']:8.3f} {m['fc_insn_per_mac']:11.3f} {m['lower_bound_insn']:8,} "
+                  f"{m['flash_bytes']:9,} {m['ram_bytes']:7,} {m['arena_bytes']:7,} {ratio:>6}".rstrip())
+    opt = [row["optimized"] for row in result.values()]
+    texts = ", ".join(f"{n} {r['optimized']['runtime_text_bytes']:,} B" for n, r in result.items())
+    print(f"runtime .text (-Os, Cortex-M4 objects, optimized set): {texts}")
+    print("arena vs the plan's minimum (the optimized set adds the embedding ring: 4 + 2*K*E persistent bytes): "
+          + ", ".join(f"{n} {o['arena_bytes']:,}/{o['plan_arena_bytes']:,} B" for n, o in zip(result, opt)))
     return 0
 
 

@@ -1,4 +1,5 @@
 /* tlm_kernels.c: portable C99 int8 kernels, bit-exact with TFLM's reference kernels.
+ * FULLY_CONNECTED lives in kernels/ (one file per kernel set, see tlm_kernels.h).
  *
  * Two implementation-defined behaviours are assumed, as TFLM assumes them: >> on a negative
  * signed integer is an arithmetic shift, and converting an out-of-range unsigned value to a
@@ -49,59 +50,6 @@ int32_t tlm_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int3
     const int32_t right = shift > 0 ? 0 : -shift;
     const int32_t shifted = (int32_t)((uint32_t)x << left); /* wraps like TFLM's x * (1 << left) */
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right);
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* FULLY_CONNECTED                                                                           */
-
-TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input, int8_t *output) {
-    int32_t c;
-    int32_t d;
-    int32_t n_in;
-    uint32_t in_off;
-    uint32_t w_off;
-    uint32_t x_term = 0u;
-    if (p == NULL || input == NULL || output == NULL || p->weights == NULL || p->multiplier == NULL ||
-        p->shift == NULL || p->in_features < 1 || p->out_features < 1) {
-        return TLM_ERR_ARG;
-    }
-    n_in = p->in_features;
-    in_off = (uint32_t)p->input_offset;
-    w_off = (uint32_t)p->weights_offset;
-    /* TFLM accumulates sum_d (w[c,d] + w_off) * (x[d] + in_off). Expanded, the offsets leave the
-     * inner loop: dot(w, x) + in_off * sum(w) + w_off * sum(x) + n_in * w_off * in_off. The
-     * terms are combined in unsigned (wrapping) 32-bit arithmetic, which equals TFLM's int32
-     * accumulator bit for bit whatever the order of the additions. */
-    if (w_off != 0u) {  /* per-tensor weights with a zero point: sum(x) once per call */
-        uint32_t x_sum = 0u;
-        for (d = 0; d < n_in; d++) {
-            x_sum += (uint32_t)(int32_t)input[d];
-        }
-        x_term = w_off * x_sum + (uint32_t)n_in * w_off * in_off;
-    }
-    for (c = 0; c < p->out_features; c++) {
-        const int8_t *row = p->weights + (size_t)c * (size_t)n_in;
-        const int32_t k = p->per_channel ? c : 0;
-        int32_t dot = 0;
-        int32_t w_sum = 0;
-        uint32_t sum;
-        int32_t acc;
-        /* by far the most time of a step is spent in this loop: one int8 MAC per weight */
-        for (d = 0; d < n_in; d++) {
-            dot += (int32_t)row[d] * (int32_t)input[d];
-            w_sum += row[d];
-        }
-        sum = (uint32_t)dot + in_off * (uint32_t)w_sum + x_term;
-        if (p->bias != NULL) {
-            sum += (uint32_t)p->bias[c];
-        }
-        acc = tlm_multiply_by_quantized_multiplier((int32_t)sum, p->multiplier[k], p->shift[k]);
-        acc += p->output_offset;
-        acc = acc < p->act_min ? p->act_min : acc;
-        acc = acc > p->act_max ? p->act_max : acc;
-        output[c] = (int8_t)acc;
-    }
-    return TLM_OK;
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -202,6 +202,8 @@ static void cmd_info(TlmProtocol *p) {
     put(p->info->board);
     put_kv("vocab", (uint32_t)m->vocab);
     put_kv("context", (uint32_t)m->context);
+    put(m->n_states > 0 ? " kind=step" : " kind=window");
+    put_kv("states", (uint32_t)m->n_states);
     put_kv("arena", m->arena_bytes);
     put_kv("flash", p->info->flash_bytes);
     put_kv("ram", p->info->ram_bytes);
@@ -223,9 +225,45 @@ static void cmd_push(TlmProtocol *p, char *rest) {
         reply_err("bad-args", "PUSH takes 1 to 32 token ids");
         return;
     }
-    for (int32_t i = 0; i < n; i++) tlm_push(p->tlm, ids[i]);
+    tlm_bench_begin();
+    for (int32_t i = 0; i < n; i++) {
+        TlmStatus st = tlm_push(p->tlm, ids[i]);   /* a step model runs its pending token */
+        if (st != TLM_OK) {
+            tlm_bench_end();
+            reply_err("model", tlm_status_text(st));
+            return;
+        }
+    }
+    tlm_bench_end();
     put("OK ");
     put_i32(n);
+    put("\n");
+}
+
+/* LOGITS on a step model: from the zero state, run the ids in order (the first replaces the
+ * <pad> start: a golden sequence begins with 0 itself), reply the last step's logits. The
+ * ids were checked already; they are the `count` NUL-separated words from `w` to `end`. */
+static void logits_of_sequence(TlmProtocol *p, char *w, const char *end, int32_t count) {
+    const TlmModel *m = p->tlm->model;
+    TlmStatus st = TLM_OK;
+    for (int32_t i = 0; i < count && st == TLM_OK; i++) {
+        int32_t id = 0;
+        while (w < end && (*w == ' ' || *w == '\0')) w++;
+        parse_int(w, 0, m->vocab - 1, &id);
+        w += strlen(w);
+        st = i == 0 ? tlm_restart(p->tlm, id) : tlm_push(p->tlm, id);
+    }
+    const int8_t *logits = NULL;
+    if (st == TLM_OK) st = tlm_step(p->tlm, &logits);
+    if (st != TLM_OK) {
+        reply_err("model", tlm_status_text(st));
+        return;
+    }
+    put("OK");
+    for (int32_t i = 0; i < m->vocab; i++) {
+        put(" ");
+        put_i32(logits[i]);
+    }
     put("\n");
 }
 
@@ -247,6 +285,14 @@ static void cmd_logits(TlmProtocol *p, char *rest) {
         }
         count++;
     }
+    if (m->n_states > 0) {
+        if (count == 0) {
+            reply_err("bad-args", "LOGITS takes a sequence of 1 or more token ids");
+            return;
+        }
+        logits_of_sequence(p, rest, scan, count);
+        return;
+    }
     if (count != m->context) {
         put("ERR bad-args LOGITS takes exactly ");
         put_i32(m->context);
@@ -260,8 +306,9 @@ static void cmd_logits(TlmProtocol *p, char *rest) {
         parse_int(w, 0, m->vocab - 1, &p->tlm->window[i]);
         w += strlen(w);
     }
-    const int8_t *logits;
-    TlmStatus st = tlm_step(p->tlm, &logits);
+    const int8_t *logits = NULL;
+    TlmStatus st = tlm_window_changed(p->tlm);    /* the embedding ring follows the window */
+    if (st == TLM_OK) st = tlm_step(p->tlm, &logits);
     if (st != TLM_OK) {
         reply_err("model", tlm_status_text(st));
         return;
@@ -326,17 +373,26 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
     put("\n");
 }
 
+/* Markers around BENCH's steps and PUSH's pushes, for an instruction-counting emulator plugin
+ * (bench/qemu_plugin: it counts from the first instruction of the one to the first of the
+ * other). Out of line, with an empty asm so the compiler keeps the calls; a few instructions. */
+__attribute__((noinline)) void tlm_bench_begin(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline)) void tlm_bench_end(void) { __asm__ volatile("" ::: "memory"); }
+
 static void cmd_bench(TlmProtocol *p, char *rest) {
     int32_t n;
     if (take_int(&rest, "steps", 1, MAX_BENCH_STEPS, &n) != 0) return;
     uint32_t t0 = counter_at_edge();
+    tlm_bench_begin();
     for (int32_t i = 0; i < n; i++) {
-        TlmStatus st = tlm_step(p->tlm, NULL);
+        TlmStatus st = tlm_forward(p->tlm, NULL);  /* a step model: one more step each time */
         if (st != TLM_OK) {
+            tlm_bench_end();
             reply_err("model", tlm_status_text(st));
             return;
         }
     }
+    tlm_bench_end();
     uint32_t dt = tlm_port_cycles() - t0;
     put("OK");
     put_kv("steps", (uint32_t)n);

@@ -52,6 +52,11 @@ void tlm_protocol_feed(TlmProtocol *p, int byte);
  * assemble lines themselves. */
 void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len);
 
+/* Empty markers BENCH (PUSH) calls right before its first step (push) and after its last:
+ * an emulator plugin counts the instructions between them (bench/qemu_plugin/tlm_count.c). */
+void tlm_bench_begin(void);
+void tlm_bench_end(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,18 @@
  *     tlm_init(&tlm, &tlm_model, arena, sizeof arena);
  *     tlm_push_text(&tlm, "turn on the ", 12, NULL);
  *     tlm_step(&tlm, &logits);                      (int8 logits, V of them)
+ *
+ * Two kinds of model run behind the same calls (docs/state.md):
+ * - a window model (n_states == 0) reads the last K ids; tlm_push shifts the window,
+ *   tlm_step runs the model on it (as often as called: the answer is the same).
+ * - a step model (n_states > 0) reads one id and its states, and writes the logits and each
+ *   state's next value, which the runtime carries to later steps (a ring per state). Its
+ *   window is one id wide and holds the *pending* token: the one the model has not run on
+ *   yet. tlm_push first runs the model on the pending token (if any), then makes the new id
+ *   pending; tlm_step runs the pending token (if any) and returns the logits. So push/step/
+ *   generate mean the same for both kinds: after reset and pushing a text, tlm_step gives the
+ *   logits that predict the text's next token. The states, the ring heads and the pending
+ *   flag all live in the arena's persistent part, next to the window.
  */
 #ifndef TLM_RUNTIME_H
 #define TLM_RUNTIME_H
@@ -38,6 +50,22 @@ typedef enum {
 /* The generated straight-line plan: reads the window, writes the logits, all in the arena. */
 typedef TlmStatus (*TlmForwardFn)(uint8_t *arena);
 
+/* One state of a step model (docs/state.md), placed in the arena by the generator. The
+ * step reads `input` (the output of `delay` steps ago) and writes `output`; the runtime
+ * keeps the delay - 1 newer outputs in a ring, already in the input's quantization. */
+typedef struct {
+    uint32_t input_offset;          /* arena offset of the state input, (n) int8, persistent */
+    uint32_t output_offset;         /* arena offset of the state output, (n) int8 */
+    uint32_t ring_offset;           /* arena offset of the ring, (delay - 1, n) int8, persistent;
+                                       unused when delay == 1 */
+    int32_t size;                   /* n */
+    int32_t delay;                  /* d >= 1 */
+    int32_t zero;                   /* the input's zero point: the value of a reset state */
+    int32_t requantize;             /* 0: output and input quantized alike, copy the bytes;
+                                       1: rescale with `rescale` */
+    TlmRequantize rescale;          /* output quantization -> input quantization, n = size */
+} TlmState;
+
 /* ----------------------------------------------------------------------------------------- */
 /* The model: constant, generated                                                            */
 
@@ -57,6 +85,17 @@ typedef struct {
     const uint32_t *char_codes;     /* (n_chars) Unicode code points, ascending */
     const int32_t *char_ids;        /* (n_chars) the id of each code point */
     const char *hash;               /* the model hash the generator saw (16 hex digits) */
+    int32_t n_states;               /* 0: a window model; S > 0: a step model (context 1) */
+    const TlmState *states;         /* (S), or NULL */
+    uint32_t control_offset;        /* step models: arena offset of the uint32 control words
+                                       (1 + S): [0] pending flag, [1 + s] ring head of state s */
+    /* The embedding ring (window models, `optimized` kernels; docs/runtime.md): tlm_push copies
+     * only the new id's row of the embedding table; the plan reads the window's K rows, oldest
+     * first, contiguous in a mirrored ring. embed_table NULL: no ring, the plan gathers. */
+    const int8_t *embed_table;      /* (V, E) the GATHER table of the window's ids */
+    int32_t embed_row;              /* E: bytes per row */
+    uint32_t ring_offset;           /* arena offset of the ring: uint32 head, then (2K, E) rows:
+                                       row j and j + K both hold the embedding of window slot j */
 } TlmModel;
 
 /* ----------------------------------------------------------------------------------------- */
@@ -65,21 +104,47 @@ typedef struct {
 typedef struct {
     const TlmModel *model;
     uint8_t *arena;                 /* (model->arena_bytes), caller-owned, 4-byte aligned */
-    int32_t *window;                /* (K) in the arena: the last K ids, oldest first */
+    int32_t *window;                /* (K) in the arena: the last K ids, oldest first; a step
+                                       model's one pending id (writing it replaces that id). A
+                                       window written directly needs tlm_window_changed() */
     const int8_t *logits;           /* (V) in the arena: valid after tlm_step */
+    uint32_t *control;              /* step models: the control words in the arena; else NULL */
 } Tlm;
 
 /* Bind a model to an arena (at least model->arena_bytes, 4-byte aligned) and reset. */
 TlmStatus tlm_init(Tlm *tlm, const TlmModel *model, void *arena, size_t arena_len);
 
-/* The window back to K <pad> ids: the state before any text. */
+/* The state before any text: the window back to K <pad> ids; a step model's states back to
+ * zero (each byte its zero point) with <pad> pending, so its first step runs on <pad>. */
 TlmStatus tlm_reset(Tlm *tlm);
 
-/* Shift the window left by one and append `token` (0..V-1). */
+/* Reset, with `token` as the text's first id instead of the <pad> start: a window model
+ * pushes it; a step model makes it the pending token (the first step runs on it). */
+TlmStatus tlm_restart(Tlm *tlm, int32_t token);
+
+/* Append `token` (0..V-1): a window model shifts its window left by one; a step model first
+ * runs the model on its pending token, if any, then `token` is pending. */
 TlmStatus tlm_push(Tlm *tlm, int32_t token);
 
-/* Run the model on the window; *logits (may be NULL) points at the V int8 logits. */
+/* After writing tlm->window directly (all K ids at once): bring the state derived from it
+ * (the embedding ring) up to date. TLM_ERR_TOKEN if an id is out of range. */
+TlmStatus tlm_window_changed(Tlm *tlm);
+
+/* The window's K embedding rows, oldest first, contiguous (K * E bytes): what the generated
+ * plan reads from an embedding ring at arena offset `ring_offset`. */
+static inline const int8_t *tlm_ring_rows(const uint8_t *arena, uint32_t ring_offset, int32_t row_len) {
+    const uint32_t head = *(const uint32_t *)(const void *)(arena + ring_offset);
+    return (const int8_t *)(arena + ring_offset + 4u + head * (uint32_t)row_len);
+}
+
+/* The logits for the text so far; *logits (may be NULL) points at the V int8 logits. A
+ * window model runs on its window; a step model runs on its pending token, or, if that ran
+ * already, returns the logits it left. */
 TlmStatus tlm_step(Tlm *tlm, const int8_t **logits);
+
+/* Run the model once, unconditionally (benchmarks): a window model as tlm_step; a step model
+ * on its window's token again, so each call advances the states by one step. */
+TlmStatus tlm_forward(Tlm *tlm, const int8_t **logits);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Text                                                                                      */
@@ -109,7 +174,9 @@ typedef struct {
 typedef int (*TlmTokenFn)(int32_t id, void *user);
 
 /* n_tokens times: step, pick an id (docs/sampling.md), report it, push it. The window
- * continues from its current state (push the prompt first). */
+ * continues from its current state (push the prompt first). For a step model this is the
+ * generation rule of docs/state.md: reset, step(<pad>), step each prompt token, then pick and
+ * step each picked token. */
 TlmStatus tlm_generate(Tlm *tlm, const TlmGenerate *opts, TlmTokenFn on_token, void *user);
 
 #ifdef __cplusplus

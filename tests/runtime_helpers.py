@@ -63,9 +63,9 @@ def random_spec(rng: np.random.Generator) -> dict:
     }
 
 
-def build(m: RandomModel, out_dir: Path, tokenizer=None, golden=None) -> Path:
-    """Emit and host-compile `m` into out_dir; returns the `tlm` program."""
-    emit.emit_model(m.int8, tokenizer, out_dir, golden=golden)
+def build(m: RandomModel, out_dir: Path, tokenizer=None, golden=None, kernels: str = "optimized") -> Path:
+    """Emit and host-compile `m` into out_dir for a kernel set; returns the `tlm` program."""
+    emit.emit_model(m.int8, tokenizer, out_dir, golden=golden, kernels=kernels)
     return Path(compile_mod.build_host(out_dir)["binary"])
 
 
@@ -84,6 +84,88 @@ def run(exe: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 
 # ---------------------------------------------------------------------------------------------
+# FULLY_CONNECTED calls with arbitrary constants, for the kernel harnesses (host and emulated)
+
+
+@dataclass
+class FcCase:
+    """One tlm_fully_connected_s8 call, constants as TFLM's (TLM_FC_ROWS) semantics."""
+    d: int
+    c: int
+    ioff: int
+    woff: int
+    ooff: int
+    lo: int
+    hi: int
+    pc: int
+    w: np.ndarray            # int [C * D]
+    b: np.ndarray | None     # int [C]
+    m: np.ndarray            # int [C or 1]
+    sh: np.ndarray           # int [C or 1]
+    x: np.ndarray            # int [D]
+
+
+def random_fc_cases(rng: np.random.Generator, n: int, d_max: int = 60, c_max: int = 20,
+                    extremes: bool = False) -> list[FcCase]:
+    """Random widths, offsets, per-tensor weight zero points, biases that wrap int32, shifts
+    -31..3, multipliers 0 or in [2^30, 2^31); `extremes`: also all -128 weights and inputs
+    (the largest sums a chunk of the DSP kernel can see)."""
+    cases = []
+    for i in range(n):
+        d, c = int(rng.integers(1, d_max + 1)), int(rng.integers(1, c_max + 1))
+        pc = int(rng.integers(0, 2))
+        ioff, ooff = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))
+        woff = 0 if pc else int(rng.choice([0, int(rng.integers(-127, 128))]))
+        lo = int(rng.integers(-128, 0))
+        hi = int(rng.integers(lo, 128))
+        w = rng.integers(-128, 128, c * d)
+        x = rng.integers(-128, 128, d)
+        if extremes and i % 4 == 0:
+            w[:], x[:] = -128, -128
+        b = rng.integers(-(1 << 31), 1 << 31, c) if rng.random() < 0.3 else rng.integers(-50000, 50000, c)
+        n_m = c if pc else 1
+        m = np.where(rng.random(n_m) < 0.05, 0, rng.integers(1 << 30, 1 << 31, n_m))
+        sh = np.where(rng.random(n_m) < 0.2, rng.integers(-31, 4, n_m), rng.integers(-20, 4, n_m))
+        cases.append(FcCase(d, c, ioff, woff, ooff, lo, hi, pc, w, b if rng.integers(0, 2) else None, m, sh, x))
+    return cases
+
+
+def fc_reference(k: FcCase) -> list[int]:
+    """TFLM's reference loop, literally (the int32 accumulator wrapping like the hardware)."""
+    from toolchain import plan
+
+    w = np.asarray(k.w, np.int64).reshape(k.c, k.d)
+    acc = (w + k.woff) @ (np.asarray(k.x, np.int64) + k.ioff)
+    out = []
+    for ch in range(k.c):
+        a = int(acc[ch]) + (int(k.b[ch]) if k.b is not None else 0)
+        a = ((a + (1 << 31)) % (1 << 32)) - (1 << 31)
+        j = ch if k.pc else 0
+        v = plan.multiply_by_quantized_multiplier(a, int(k.m[j]), int(k.sh[j])) + k.ooff
+        out.append(min(max(v, k.lo), k.hi))
+    return out
+
+
+def fc_layout_data(k: FcCase, kernels: str) -> tuple[int, list[np.ndarray]]:
+    """(layout, arrays) as the generator lays them out for a kernel set: TLM_FC_ROWS
+    [w, b, m, sh] or TLM_FC_PACKED4 [packed w, rows]."""
+    from toolchain import plan
+
+    if kernels == "reference":
+        b = k.b if k.b is not None else np.zeros(k.c, np.int64)
+        return 0, [k.w, b, k.m, k.sh]
+    w = np.asarray(k.w, np.int64).reshape(k.c, k.d).astype(np.int8)
+    rows = plan.pack_fc_rows(plan.fold_fc_bias(w, k.b, k.ioff, k.woff), k.m, k.sh)
+    return 1, [plan.pack_fc_weights(w), rows.reshape(-1)]
+
+
+def fc_harness_line(k: FcCase, kernels: str) -> str:
+    layout, arrays = fc_layout_data(k, kernels)
+    head = [k.d, k.c, k.ioff, k.woff, k.ooff, k.lo, k.hi, k.pc, int(k.b is not None), layout]
+    return "f " + " ".join(str(int(v)) for v in [*head, *np.concatenate(arrays), *k.x])
+
+
+# ---------------------------------------------------------------------------------------------
 # A harness over the kernels alone: no model, just the functions (they take no model knowledge)
 
 HARNESS_C = r"""
@@ -96,7 +178,9 @@ HARNESS_C = r"""
 /* stdin lines:
  *   m X M S                      -> tlm_multiply_by_quantized_multiplier(X, M, S)
  *   s TEMP TOPK LOGITK SEED N q0 .. qN-1  -> sampled id and the PRNG state after it
- *   f D C IOFF WOFF OOFF MIN MAX PC HASBIAS w(C*D) b(C) m(C or 1) s(C or 1) x(D) -> C outputs */
+ *   f D C IOFF WOFF OOFF MIN MAX PC HASBIAS LAYOUT ...  -> C outputs (tlm_fully_connected_s8)
+ *       LAYOUT 0 (TLM_FC_ROWS):    w(C*D) b(C) m(C or 1) s(C or 1) x(D)
+ *       LAYOUT 1 (TLM_FC_PACKED4): w(4*ceil(C/4)*D) rows(5*C) x(D) */
 int main(void) {
     static uint32_t pow2[256];
     char kind[4];
@@ -106,20 +190,25 @@ int main(void) {
     }
     while (scanf("%3s", kind) == 1) {
         if (strcmp(kind, "f") == 0) {
-            static int8_t w[100000], x[1000], out[1000];
-            static int32_t b[1000], m[1000], sh[1000];
-            long v[9], t;
-            long n_m;
+            static int8_t w[400000] TLM_ALIGNED4, x[4000], out[4000];
+            static int32_t b[4000], m[4000], sh[4000], rows[5 * 4000];
+            long v[10], t;
+            long n_m, n_w;
             TlmFullyConnected fc;
             TlmStatus st;
-            for (i = 0; i < 9; i++) {
+            for (i = 0; i < 10; i++) {
                 if (scanf("%ld", &v[i]) != 1) return 2;
             }
             n_m = v[7] ? v[1] : 1;
-            for (i = 0; i < v[0] * v[1]; i++) { if (scanf("%ld", &t) != 1) return 2; w[i] = (int8_t)t; }
-            for (i = 0; i < v[1]; i++) { if (scanf("%ld", &t) != 1) return 2; b[i] = (int32_t)t; }
-            for (i = 0; i < n_m; i++) { if (scanf("%ld", &t) != 1) return 2; m[i] = (int32_t)t; }
-            for (i = 0; i < n_m; i++) { if (scanf("%ld", &t) != 1) return 2; sh[i] = (int32_t)t; }
+            n_w = v[9] ? (v[1] + 3) / 4 * 4 * v[0] : v[0] * v[1];
+            for (i = 0; i < n_w; i++) { if (scanf("%ld", &t) != 1) return 2; w[i] = (int8_t)t; }
+            if (v[9]) {
+                for (i = 0; i < 5 * v[1]; i++) { if (scanf("%ld", &t) != 1) return 2; rows[i] = (int32_t)t; }
+            } else {
+                for (i = 0; i < v[1]; i++) { if (scanf("%ld", &t) != 1) return 2; b[i] = (int32_t)t; }
+                for (i = 0; i < n_m; i++) { if (scanf("%ld", &t) != 1) return 2; m[i] = (int32_t)t; }
+                for (i = 0; i < n_m; i++) { if (scanf("%ld", &t) != 1) return 2; sh[i] = (int32_t)t; }
+            }
             for (i = 0; i < v[0]; i++) { if (scanf("%ld", &t) != 1) return 2; x[i] = (int8_t)t; }
             fc.in_features = (int32_t)v[0];
             fc.out_features = (int32_t)v[1];
@@ -129,10 +218,12 @@ int main(void) {
             fc.act_min = (int32_t)v[5];
             fc.act_max = (int32_t)v[6];
             fc.per_channel = (int32_t)v[7];
+            fc.layout = (int32_t)v[9];
             fc.weights = w;
-            fc.bias = v[8] ? b : NULL;
-            fc.multiplier = m;
-            fc.shift = sh;
+            fc.bias = v[8] && !v[9] ? b : NULL;
+            fc.multiplier = v[9] ? NULL : m;
+            fc.shift = v[9] ? NULL : sh;
+            fc.rows = v[9] ? (const TlmFcRow *)(const void *)rows : NULL;
             st = tlm_fully_connected_s8(&fc, x, out);
             if (st != TLM_OK) return 3;
             for (i = 0; i < v[1]; i++) printf(i + 1 < v[1] ? "%d " : "%d\n", (int)out[i]);
@@ -166,7 +257,8 @@ int main(void) {
 """
 
 
-def build_harness(out_dir: Path) -> Path:
+def build_harness(out_dir: Path, kernels: str = "reference") -> Path:
+    """The kernel harness on the host, with the FULLY_CONNECTED of a kernel set."""
     import shutil
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +266,8 @@ def build_harness(out_dir: Path) -> Path:
     src.write_text(HARNESS_C)
     exe = out_dir / "harness"
     subprocess.run([shutil.which("gcc") or "gcc", *compile_mod.HOST_FLAGS, f"-I{FIRMWARE}", str(src),
-                    str(FIRMWARE / "tlm_kernels.c"), str(FIRMWARE / "tlm_sample.c"), "-o", str(exe)],
+                    str(FIRMWARE / "tlm_kernels.c"), str(FIRMWARE / "tlm_sample.c"),
+                    *map(str, compile_mod.kernel_sources(kernels, "host")), "-o", str(exe)],
                    check=True, capture_output=True)
     return exe
 
@@ -189,4 +282,5 @@ def run_harness(exe: Path, lines: list[str]) -> list[str]:
 
 
 __all__ = ["RandomModel", "make_model", "random_spec", "build", "c_logits", "tflm_logits", "run",
-           "build_harness", "run_harness"]
+           "build_harness", "run_harness", "FcCase", "random_fc_cases", "fc_reference", "fc_layout_data",
+           "fc_harness_line"]

@@ -104,3 +104,18 @@ def test_model_too_big_for_the_board_fails_with_numbers(tmp_path):
     assert "does not fit" in msg and "flash" in msg.lower() and "[model] hidden" in msg and "\n" not in msg
     r = CliRunner().invoke(main, ["build", "-C", str(p.root), "--board", "microbit"])
     assert r.exit_code == 2 and "does not fit" in r.stderr
+
+
+def test_step_models_pass_the_hil_suite_on_the_emulated_m4(step_quantized, tmp_path):
+    """gru and conv on the emulated Cortex-M4: golden sequences bit-exact, 500-token greedy
+    and seeded generation equal to `tlmc generate --int8`, robustness, back-to-back."""
+    arch, p, _, _ = step_quantized
+    r = build.build(p.cfg, p.build, "mps2-an386")
+    try:
+        deploy.flash(p.cfg, p.build, "mps2-an386")
+        res = hil.run(p.cfg, p.build, "mps2-an386", junit=tmp_path / "hil.xml", gen_tokens=500)
+        failed = [(c["name"], c["message"][:200]) for c in res["devices"][0]["cases"] if not c["passed"]]
+        assert res["passed"], failed
+        assert r["arena_bytes"] < r["tflm_arena_bytes"]
+    finally:
+        deploy.flash(p.cfg, p.build, "mps2-an386", stop=True)

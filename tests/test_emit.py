@@ -114,7 +114,7 @@ def test_emit_is_deterministic(model, char_tok, tmp_path):
 
 
 def test_plan_file_is_straight_line_calls_with_literal_offsets(model, char_tok, tmp_path):
-    s = emit.emit_model(model.int8, char_tok, tmp_path)
+    s = emit.emit_model(model.int8, char_tok, tmp_path, kernels="reference")
     plan_c = (tmp_path / "model_plan.c").read_text()
     calls = re.findall(r"status = (tlm_\w+)\(&op(\d+), \(const \w+ \*\)(?:\(const void \*\))?\(arena \+ (\d+)\), "
                        r"\(int8_t \*\)\(arena \+ (\d+)\)\);", plan_c)
@@ -125,6 +125,22 @@ def test_plan_file_is_straight_line_calls_with_literal_offsets(model, char_tok, 
     config = (tmp_path / "tlm_config.h").read_text()
     assert f"#define TLM_ARENA_BYTES {s['arena_bytes']}\n" in config
     assert "#define TLM_VOCAB 23\n" in config and "#define TLM_CONTEXT 6\n" in config
+
+
+def test_optimized_plan_reads_the_embedding_ring_and_packed_constants(model, char_tok, tmp_path):
+    """The optimized kernel set: no GATHER call (tlm_push keeps the window's rows in a ring),
+    the first layer reads the ring in place, every layer's constants are TLM_FC_PACKED4."""
+    s = emit.emit_model(model.int8, char_tok, tmp_path, kernels="optimized")
+    plan_c = (tmp_path / "model_plan.c").read_text()
+    body = plan_c.split("tlm_model_forward(uint8_t *arena) {")[1]
+    assert "tlm_gather_s8" not in body and body.count("tlm_fully_connected_s8(") == 3
+    assert re.search(r"tlm_fully_connected_s8\(&op\d+, tlm_ring_rows\(arena, \d+u, 5\), ", body)
+    assert plan_c.count(".layout = TLM_FC_PACKED4") == 3 and "TLM_FC_ROWS" not in plan_c
+    data = (tmp_path / "model_data.c").read_text()
+    assert ".embed_table = tlm_op" in data and ".embed_row = 5," in data
+    assert '#define TLM_KERNELS "optimized"' in (tmp_path / "tlm_config.h").read_text()
+    ref = emit.emit_model(model.int8, char_tok, tmp_path / "ref", kernels="reference")
+    assert s["arena_bytes"] > ref["arena_bytes"]  # the ring: 4 + 2 K E persistent bytes
 
 
 def test_model_data_holds_sampling_constants_and_token_table(model, char_tok, tmp_path):
@@ -225,8 +241,8 @@ def test_generated_code_compiles_warning_free_for_cortex_m4(model, char_tok, tmp
     emit.emit_model(model.int8, char_tok, tmp_path)
     r = compile_mod.build_objects(tmp_path, "cortex-m4f")
     assert "-Werror" in r["flags"] and "-mfpu=fpv4-sp-d16" in r["flags"] and "-Os" in r["flags"]
-    assert set(r["objects"]) == {"tlm_kernels.o", "tlm_runtime.o", "tlm_sample.o", "tlm_protocol.o", "model_plan.o",
-                                 "model_data.o"}
+    assert set(r["objects"]) == {"tlm_kernels.o", "tlm_fc_dsp.o", "tlm_elementwise.o", "tlm_runtime.o", "tlm_sample.o",
+                                 "tlm_protocol.o", "model_plan.o", "model_data.o"}
     assert 0 < r["runtime"]["text"] < 6 * 1024, r["runtime"]
     assert r["runtime"]["data"] == 0 and r["runtime"]["bss"] == 0  # no globals in the runtime
     assert r["model_data"]["data"] == 0  # model data is const: flash, not RAM

@@ -115,3 +115,12 @@ def test_logits_request_matches_golden_and_bad_ids_leave_the_window(tiny_host):
         # the device goes on after an ERR: the next requests are answered correctly
         dev.request("BENCH 1")
         assert np.array_equal(dev.logits(z["inputs"][1]), z["outputs"][1])
+
+
+def test_several_ports_are_tested_in_parallel(tiny_host):
+    """A rig with N boards: one suite per --port, run concurrently, one JUnit suite each."""
+    p, _ = tiny_host
+    with HostLink(p.build / "host" / "tlm") as a, HostLink(p.build / "host" / "tlm") as b:
+        r = hil.run(p.cfg, p.build, "host", [a.port, b.port], gen_tokens=50)
+    assert r["passed"] and [d["port"] for d in r["devices"]] == [a.port, b.port]
+    assert all(d["tests"] == 7 and d["failures"] == 0 for d in r["devices"])

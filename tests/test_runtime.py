@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
 from toolchain import generate, interp, plan, sampling
 from toolchain.tokenizer import Tokenizer
 
-from .runtime_helpers import (build, build_harness, c_logits, make_model, random_spec, run, run_harness,
-                              tflm_logits)
+from .runtime_helpers import (build, build_harness, c_logits, fc_harness_line, fc_reference, make_model,
+                              random_fc_cases, random_spec, run, run_harness, tflm_logits)
 
 N_RANDOM_MODELS = 12
 INPUTS_PER_MODEL = 400
@@ -34,21 +36,34 @@ def _specs() -> list[dict]:
 SPECS = _specs()
 
 
-@pytest.fixture(scope="module", params=range(N_RANDOM_MODELS), ids=lambda i: f"model{i}")
+_MODELS: dict[int, tuple] = {}  # model index -> (model, ids, TFLM's logits), shared by both kernel sets
+
+
+def random_model(i: int) -> tuple:
+    if i not in _MODELS:
+        s = SPECS[i]
+        m = make_model(100 + i, s["context"], s["embed"], s["hidden"], s["vocab"], s["scales"])
+        rng = np.random.default_rng(len(m.int8))
+        ids = rng.integers(0, m.vocab, (INPUTS_PER_MODEL, m.context))
+        ids[0] = 0  # the fresh window: all <pad>
+        ids[1] = m.vocab - 1
+        _MODELS[i] = (m, ids, tflm_logits(m.int8, ids))
+    return _MODELS[i]
+
+
+@pytest.fixture(scope="module", params=[(k, i) for k in ("optimized", "reference") for i in range(N_RANDOM_MODELS)],
+                ids=lambda p: f"{p[0]}-model{p[1]}")
 def random_build(request, tmp_path_factory):
-    s = SPECS[request.param]
-    m = make_model(100 + request.param, s["context"], s["embed"], s["hidden"], s["vocab"], s["scales"])
-    exe = build(m, tmp_path_factory.mktemp(f"model{request.param}"))
-    return m, exe
+    kernels, i = request.param
+    m, _, _ = random_model(i)
+    exe = build(m, tmp_path_factory.mktemp(f"model{i}-{kernels}"), kernels=kernels)
+    return m, exe, i
 
 
 def test_c_logits_equal_tflm_on_random_models(random_build):
-    m, exe = random_build
-    rng = np.random.default_rng(len(m.int8))
-    ids = rng.integers(0, m.vocab, (INPUTS_PER_MODEL, m.context))
-    ids[0] = 0  # the fresh window: all <pad>
-    ids[1] = m.vocab - 1
-    want = tflm_logits(m.int8, ids)
+    """Both kernel sets (on the host: the reference loop and the portable packed kernel)."""
+    m, exe, i = random_build
+    _, ids, want = random_model(i)
     got = c_logits(exe, ids)
     assert got.shape == want.shape
     bad = np.argwhere(got != want)
@@ -56,18 +71,81 @@ def test_c_logits_equal_tflm_on_random_models(random_build):
 
 
 def test_our_arena_is_no_larger_than_tflms(random_build):
-    m, _ = random_build
+    m, _, _ = random_build
     assert plan.build(m.int8).arena_bytes <= interp.tflm_arena(m.int8)["total"]
 
 
 def test_logits_mode_rejects_bad_lines(random_build):
-    m, exe = random_build
+    m, exe, _ = random_build
     short = run(exe, "--logits", stdin=" ".join(["1"] * (m.context - 1)) + "\n")
     assert short.returncode == 2 and b"expected" in short.stderr
     out_of_range = run(exe, "--logits", stdin=" ".join([str(m.vocab)] * m.context) + "\n")
     assert out_of_range.returncode == 2 and b"token id out of range" in out_of_range.stderr
     junk = run(exe, "--logits", stdin="1 x\n")
     assert junk.returncode == 2
+
+
+RING_DRIVER = r"""
+#include <stdio.h>
+#include "model_data.h"
+#include "tlm_config.h"
+#include "tlm_runtime.h"
+/* stdin: ids; for each, tlm_push then tlm_step and print the logits. "w" + K ids: write the
+ * window directly and call tlm_window_changed (what LOGITS does). */
+static uint32_t arena[(TLM_ARENA_BYTES + 3) / 4];
+int main(void) {
+    Tlm tlm;
+    char word[16];
+    const int8_t *logits;
+    int i, id;
+    if (tlm_init(&tlm, &tlm_model, arena, sizeof arena) != TLM_OK) return 3;
+    while (scanf("%15s", word) == 1) {
+        if (word[0] == 'w') {
+            for (i = 0; i < TLM_CONTEXT; i++) if (scanf("%d", &tlm.window[i]) != 1) return 2;
+            if (tlm_window_changed(&tlm) != TLM_OK) return 4;
+        } else if (sscanf(word, "%d", &id) != 1 || tlm_push(&tlm, id) != TLM_OK) {
+            return 2;
+        }
+        if (tlm_step(&tlm, &logits) != TLM_OK) return 5;
+        for (i = 0; i < TLM_VOCAB; i++) printf(i + 1 < TLM_VOCAB ? "%d " : "%d\n", logits[i]);
+    }
+    return 0;
+}
+"""
+
+
+def test_embedding_ring_follows_pushes_and_whole_windows(tmp_path):
+    """The optimized set keeps the window's embedding rows in a ring (one row copied per push):
+    after every push, at every head position, and after a window written whole (LOGITS), the
+    logits equal TFLM's for the window."""
+    import shutil
+
+    from toolchain import compile as compile_mod, emit
+    from toolchain.paths import FIRMWARE
+
+    m = make_model(61, 5, 6, [11], 13)
+    emit_summary = emit.emit_model(m.int8, None, tmp_path)
+    assert plan.build(m.int8).arena_bytes < emit_summary["arena_bytes"]  # the ring is there
+    (tmp_path / "driver.c").write_text(RING_DRIVER)
+    exe = tmp_path / "driver"
+    srcs = [tmp_path / "driver.c", tmp_path / "model_data.c", tmp_path / "model_plan.c",
+            *compile_mod.runtime_sources("optimized", "host")]
+    subprocess.run([shutil.which("gcc") or "gcc", *compile_mod.HOST_FLAGS, f"-I{tmp_path}", f"-I{FIRMWARE}",
+                    *map(str, srcs), "-o", str(exe)], check=True, capture_output=True)
+    rng = np.random.default_rng(8)
+    words, windows, window = [], [], [0] * m.context
+    for i in range(40):
+        if i in (13, 27):
+            window = list(rng.integers(0, m.vocab, m.context))
+            words.append("w " + " ".join(map(str, window)))
+        else:
+            t = int(rng.integers(0, m.vocab))
+            window = window[1:] + [t]
+            words.append(str(t))
+        windows.append(window)
+    out = subprocess.run([str(exe)], input="\n".join(words) + "\n", capture_output=True, text=True, check=True)
+    got = np.array([[int(v) for v in line.split()] for line in out.stdout.splitlines()])
+    assert np.array_equal(got, tflm_logits(m.int8, np.array(windows)))
 
 
 def test_layer_with_rescale_above_one_is_exact(tmp_path):
@@ -118,46 +196,38 @@ def test_c_rescale_equals_python_for_all_shifts(harness):
     assert not mismatches, mismatches[:5]
 
 
-def _fc_reference(d, c, ioff, woff, ooff, lo, hi, pc, w, b, m, sh, x):
-    """TFLM's reference loop, literally (int32 accumulator wrapping like the hardware)."""
-    out = []
-    for ch in range(c):
-        acc = sum((int(w[ch * d + i]) + woff) * (int(x[i]) + ioff) for i in range(d))
-        if b is not None:
-            acc += int(b[ch])
-        acc = ((acc + (1 << 31)) % (1 << 32)) - (1 << 31)
-        k = ch if pc else 0
-        v = plan.multiply_by_quantized_multiplier(acc, int(m[k]), int(sh[k])) + ooff
-        out.append(min(max(v, lo), hi))
-    return out
+@pytest.fixture(scope="module", params=["reference", "optimized"])
+def fc_harness(request, tmp_path_factory):
+    """The kernel harness with each kernel set's FULLY_CONNECTED (the host: portable C)."""
+    return request.param, build_harness(tmp_path_factory.mktemp(f"harness-{request.param}"), request.param)
 
 
-def test_c_fully_connected_equals_tflms_loop_for_any_offsets(harness):
+def test_c_fully_connected_equals_tflms_loop_for_any_offsets(fc_harness):
     """Offsets the converter never produces (per-tensor weight zero points, big biases that
-    wrap) still follow TFLM's loop: the kernel's rearranged sum is exact mod 2^32."""
+    wrap) still follow TFLM's loop, on both kernel sets: the rearranged sums (the optimized
+    set's folded bias) are exact mod 2^32, and so is its one-addition rescale."""
+    kernels, exe = fc_harness
     rng = np.random.default_rng(13)
-    lines, want = [], []
-    for _ in range(300):
-        d, c = int(rng.integers(1, 60)), int(rng.integers(1, 20))
-        pc = int(rng.integers(0, 2))
-        ioff, ooff = int(rng.integers(-127, 129)), int(rng.integers(-128, 128))
-        woff = 0 if pc else int(rng.choice([0, int(rng.integers(-127, 128))]))
-        lo = int(rng.integers(-128, 0))
-        hi = int(rng.integers(lo, 128))
-        w = rng.integers(-128, 128, c * d)
-        has_b = int(rng.integers(0, 2))
-        b = rng.integers(-(1 << 31), 1 << 31, c) if rng.random() < 0.3 else rng.integers(-50000, 50000, c)
-        n_m = c if pc else 1
-        m = rng.integers(1 << 30, 1 << 31, n_m)
-        sh = rng.integers(-20, 4, n_m)
-        x = rng.integers(-128, 128, d)
-        fields = [d, c, ioff, woff, ooff, lo, hi, pc, has_b, *w, *b, *m, *sh, *x]
-        lines.append("f " + " ".join(str(int(v)) for v in fields))
-        want.append(" ".join(map(str, _fc_reference(d, c, ioff, woff, ooff, lo, hi, pc, w, b if has_b else None,
-                                                    m, sh, x))))
-    got = run_harness(harness, lines)
+    cases = random_fc_cases(rng, 300) + random_fc_cases(rng, 12, d_max=700, c_max=9, extremes=True)
+    got = run_harness(exe, [fc_harness_line(k, kernels) for k in cases])
+    want = [" ".join(map(str, fc_reference(k))) for k in cases]
     mismatches = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w]
     assert not mismatches, mismatches[:3]
+
+
+def test_kernel_refuses_constants_laid_out_for_the_other_set(fc_harness):
+    """A build linking one kernel set with data emitted for the other fails loudly (exit 3:
+    TLM_ERR_MODEL) instead of computing nonsense."""
+    kernels, exe = fc_harness
+    other = "optimized" if kernels == "reference" else "reference"
+    k = random_fc_cases(np.random.default_rng(5), 1, d_max=8, c_max=4)[0]
+    k.b = np.zeros(k.c, np.int64)
+    from toolchain import sampling
+
+    head = " ".join(map(str, sampling.POW2_FRAC_Q16))
+    proc = subprocess.run([str(exe)], input=head + "\n" + fc_harness_line(k, other) + "\n", capture_output=True,
+                          text=True)
+    assert proc.returncode == 3
 
 
 def test_c_sampler_equals_python(harness):

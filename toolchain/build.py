@@ -36,7 +36,7 @@ def emit(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     b = board_for(cfg, board)
     quantize.run(cfg, build_dir)
     out = build_dir / b.id
-    summary = emit_mod.emit(build_dir, out, b)
+    summary = emit_mod.emit(build_dir, out, b, kernels=cfg["board"]["kernels"])
     summary["out_dir"] = str(out)
     return summary
 
@@ -56,22 +56,48 @@ def check_budget(b: boards.Board, flash: int, ram: int, *, core_linked: bool, wh
     return result
 
 
-def _firmware_sources(out: Path) -> list[Path]:
-    return [out / "model_data.c", out / "model_plan.c", *compile_mod.runtime_sources(),
+def _firmware_sources(out: Path, core: str) -> list[Path]:
+    return [out / "model_data.c", out / "model_plan.c", *compile_mod.runtime_sources(compile_mod.kernel_set(out), core),
             *compile_mod.protocol_sources()]
+
+
+def firmware_elf(out: Path, b: boards.Board) -> dict:
+    """Link the generated folder `out` (emitted for bare-metal board `b`) into out/firmware.elf
+    with the runtime, the kernel set it was emitted for, the protocol and the port: what
+    `build` does for QEMU boards, also for tests and bench/device.py. cross.build_elf's dict."""
+    from . import cross
+
+    return cross.build_elf(b["port"], [*_firmware_sources(out, b["core"]), FIRMWARE / "ports" / "baremetal_main.c"],
+                           [out], out / "firmware.elf", cross.CORE_FLAGS[b["core"]], {})
+
+
+def measure_emulated(elf: Path, b: boards.Board, macs: int, steps: int = 5) -> dict:
+    """Instructions per token of an emulated board's firmware, exact: BENCH `steps` on QEMU
+    -icount shift=0 (hil.token_cost). Takes about a second."""
+    from . import qemu
+    from .device import Device, DeviceError
+    from .hil import token_cost
+
+    try:
+        with qemu.start(elf, b["qemu_machine"], state_dir=elf.parent / "qemu-measure") as emu:
+            with Device(emu.url, timeout=30) as dev:
+                dev.sync()
+                r = dev.bench(steps)
+    except DeviceError as e:
+        raise TlmcError(str(e)) from None
+    return token_cost(b, r.get("counter", "none"), int(r["cycles"]), steps, macs)
 
 
 def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     """Emit, compile for the board, check the result; returns sizes and checks."""
-    from . import cross
-
     t0 = time.monotonic()
     b = board_for(cfg, board)
     summary = emit(cfg, build_dir, b.id)
     out = Path(summary["out_dir"])
     result = {"board": b.id, "model_hash": summary["model_hash"], "arena_bytes": summary["arena_bytes"],
               "tflm_arena_bytes": summary["tflm_arena_bytes"], "weight_bytes": summary["weight_bytes"],
-              "ops": summary["ops"], "out_dir": str(out), "port": b["port"]}
+              "ops": summary["ops"], "out_dir": str(out), "port": b["port"], "kernels": summary["kernels"],
+              "macs_per_token": summary["macs_per_token"]}
     if b["port"] == "host":
         host = compile_mod.build_host(out)
         result.update(binary=host["binary"], text_bytes=host.get("text"), data_bytes=host.get("data"),
@@ -79,10 +105,8 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
         result["selftest"] = compile_mod.run_selftest(out)
     elif b["port"] in BAREMETAL_PORTS:
         stack = int(b.get("main_stack_bytes", 0) or 0)
-        defines = {}
         try:
-            elf = cross.build_elf(b["port"], [*_firmware_sources(out), FIRMWARE / "ports" / "baremetal_main.c"],
-                                  [out], out / "firmware.elf", cross.CORE_FLAGS[b["core"]], defines)
+            elf = firmware_elf(out, b)
         except TlmcError as e:
             if "does not fit" not in str(e):
                 raise
@@ -95,6 +119,11 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
         result.update(firmware=elf["elf"], text_bytes=elf["text"], data_bytes=elf["data"], bss_bytes=elf["bss"],
                       stack_bytes=elf.get("stack", 0))
         result.update(check_budget(b, elf["flash"], elf["ram"], core_linked=True, what="the firmware"))
+        if b["upload"] == "qemu":
+            try:
+                result.update(measure_emulated(Path(elf["elf"]), b, summary["macs_per_token"]))
+            except TlmcError as e:  # QEMU missing or misbehaving: the build itself is fine
+                result["per_token_note"] = f"not measured: {e}"
     else:
         objs = compile_mod.build_objects(out, b["core"])
         flash = sum(objs[g]["text"] + objs[g]["data"] for g in ("runtime", "protocol", "plan", "model_data"))
@@ -116,5 +145,7 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
                 result["arduino_cli"] = "compiled"
                 result.update(check_budget(b, compiled["flash_bytes"], compiled["ram_bytes"], core_linked=True,
                                            what="the sketch"))
+    if b["upload"] not in ("qemu", "none"):
+        result["per_token_note"] = "cycles: 'tlmc test' measures them on the board"
     result["seconds"] = round(time.monotonic() - t0, 2)
     return result

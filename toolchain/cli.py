@@ -203,7 +203,22 @@ def emit(project_dir: Path, board: str | None, as_json: bool) -> None:
         return
     click.echo(f"{r['out_dir']}: {', '.join(r['files'])}\n"
                f"arena {r['arena_bytes']:,} B (TFLM needs {r['tflm_arena_bytes']:,} B), "
-               f"weights {r['weight_bytes']:,} B, ops {', '.join(r['ops'])}")
+               f"weights {r['weight_bytes']:,} B, ops {', '.join(r['ops'])}, {r['kernels']} kernels")
+
+
+def per_token_line(r: dict) -> str:
+    """'N MACs, M instructions (emulator: ...), X/MAC, kernels K' from a build or latency result."""
+    parts = [f"{r['macs_per_token']:,} MACs"] if r.get("macs_per_token") else []
+    if "instructions_per_token" in r:
+        parts.append(f"{r['instructions_per_token']:,} instructions ({r['instructions_per_mac']}/MAC; "
+                     "exact emulator counts, not a real board's cycles)")
+    elif "cycles_per_token" in r:
+        parts.append(f"{r['cycles_per_token']:,} cycles ({r['cycles_per_mac']}/MAC)")
+    elif r.get("per_token_note"):
+        parts.append(r["per_token_note"])
+    if r.get("kernels"):
+        parts.append(f"{r['kernels']} kernels")
+    return ", ".join(parts) or "-"
 
 
 @main.command()
@@ -224,7 +239,7 @@ def build(project_dir: Path, board: str | None, as_json: bool) -> None:
                f"(TFLM {r['tflm_arena_bytes']:,} B), weights {r['weight_bytes']:,} B")
     if "binary" in r:
         click.echo(f"{r['binary']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, bss {r['bss_bytes']:,} B\n"
-                   f"{r['selftest']}")
+                   f"{r['selftest']}\nper token: {per_token_line(r)}")
         return
     if "firmware" in r:
         click.echo(f"{r['firmware']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, "
@@ -235,6 +250,7 @@ def build(project_dir: Path, board: str | None, as_json: bool) -> None:
     est = " (budget estimates the core's share)" if r["budget_is_estimate"] else ""
     click.echo(f"flash {r['flash_bytes']:,} / {r['flash_budget_bytes']:,} B, "
                f"RAM {r['ram_bytes']:,} / {r['ram_budget_bytes']:,} B: fits{est}")
+    click.echo(f"per token: {per_token_line(r)}")
     if "sketch" in r:
         click.echo(f"Arduino sketch: {r['sketch']} (arduino-cli {r['arduino_cli']})")
 
@@ -296,6 +312,9 @@ def test_cmd(project_dir: Path, board: str | None, ports: tuple[str, ...], junit
                 click.echo(f"  {mark} {c['name']:16} {c['seconds']:7.3f} s  {extra}")
                 if not c["passed"]:
                     click.echo(f"       {c['message'].splitlines()[0] if c['message'] else ''}")
+            latency = next((c["properties"] for c in d["cases"] if c["name"] == "latency"), None)
+            if latency:
+                click.echo(f"  per token: {per_token_line(latency)}")
         if junit:
             click.echo(f"JUnit report: {junit}", err=True)
     sys.exit(0 if r["passed"] else 1)

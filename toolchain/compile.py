@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -60,11 +61,44 @@ def _run(cmd: list[str], what: str) -> str:
 
 
 PROTOCOL_SOURCES = ("tlm_protocol.c",)  # the serial protocol: on devices and `tlm --serve`
+KERNELS_DIR = FIRMWARE / "kernels"
+# The FULLY_CONNECTED file per kernel set (tlm.toml [board] kernels, written into the generated
+# tlm_config.h as TLM_KERNELS) and board `core`: the DSP extension's SMLAD where the core has
+# it, plain C elsewhere (and on the host). One file per build, never #ifdefs in one file.
+FC_SOURCES = {
+    "reference": {"*": "tlm_fc_reference.c"},
+    "optimized": {"cortex-m4f": "tlm_fc_dsp.c", "cortex-m4": "tlm_fc_dsp.c", "cortex-m7": "tlm_fc_dsp.c",
+                  "cortex-m7f": "tlm_fc_dsp.c", "cortex-m33": "tlm_fc_dsp.c", "cortex-m33f": "tlm_fc_dsp.c",
+                  "*": "tlm_fc_portable.c"},
+}
 
 
-def runtime_sources() -> list[Path]:
-    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol excluded."""
-    return sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES)
+def kernel_sources(kernels: str, core: str) -> list[Path]:
+    """The kernel-set files a build for `core` links: FULLY_CONNECTED's (one of kernels/*.c)."""
+    if kernels not in FC_SOURCES:
+        raise UsageError(f"kernels = {kernels!r}: must be one of {', '.join(map(repr, FC_SOURCES))}")
+    table = FC_SOURCES[kernels]
+    return [KERNELS_DIR / table.get(core, table["*"])]
+
+
+def kernel_set(out_dir: Path | str) -> str:
+    """The kernel set a generated folder was emitted for (TLM_KERNELS in its tlm_config.h)."""
+    config_h = Path(out_dir) / "tlm_config.h"
+    try:
+        text = config_h.read_text(encoding="utf-8")
+    except OSError:
+        raise UsageError(f"{config_h}: not generated; run 'tlmc emit' first") from None
+    m = re.search(r'^#define TLM_KERNELS "(\w+)"', text, re.MULTILINE)
+    if m is None:
+        raise UsageError(f"{config_h}: no TLM_KERNELS (emitted by an older tlmc); rerun 'tlmc emit'")
+    return m.group(1)
+
+
+def runtime_sources(kernels: str | None = None, core: str = "host") -> list[Path]:
+    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol excluded, plus
+    the kernel set's files for `core` (none when `kernels` is None)."""
+    common = sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES)
+    return common + (kernel_sources(kernels, core) if kernels is not None else [])
 
 
 def protocol_sources() -> list[Path]:
@@ -98,8 +132,8 @@ def build_host(out_dir: Path | str, *, cc: str = HOST_CC, extra_flags: tuple[str
     """Compile the generated sources, the runtime and the host port into `out_dir/tlm`.
     Returns {"binary", "seconds", "text", "data", "bss"}."""
     out_dir = Path(out_dir)
-    srcs = (_generated(out_dir, GENERATED_SOURCES + ("golden_data.c",)) + runtime_sources() + protocol_sources()
-            + port_sources("host"))
+    srcs = (_generated(out_dir, GENERATED_SOURCES + ("golden_data.c",)) + runtime_sources(kernel_set(out_dir), "host")
+            + protocol_sources() + port_sources("host"))
     exe = out_dir / "tlm"
     t0 = time.monotonic()
     cmd = [_tool(cc), *HOST_FLAGS, *extra_flags, f"-I{out_dir}", f"-I{FIRMWARE}", *map(str, srcs), "-o", str(exe)]
@@ -136,7 +170,8 @@ def build_objects(out_dir: Path | str, core: str = "cortex-m4f", obj_dir: Path |
     cc = _tool(ARM_CC)
     flags = [*WARN_FLAGS, *core_flags(core)]
     groups: dict[str, list[Path]] = {"runtime": [], "protocol": [], "plan": [], "model_data": []}
-    srcs = [(s, "runtime") for s in runtime_sources()] + [(s, "protocol") for s in protocol_sources()]
+    srcs = [(s, "runtime") for s in runtime_sources(kernel_set(out_dir), core)]
+    srcs += [(s, "protocol") for s in protocol_sources()]
     srcs += [(out_dir / "model_plan.c", "plan"), (out_dir / "model_data.c", "model_data")]
     _generated(out_dir, GENERATED_SOURCES)
     for src, group in srcs:

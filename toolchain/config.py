@@ -93,6 +93,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "board": {
         "id": Field(str, "host", None, "target board (see boards/)"),
+        "kernels": Field(str, "optimized", _choice("optimized", "reference"),
+                         "optimized: packed weights, folded offsets, SMLAD where the core has DSP; "
+                         "reference: TFLM's loop as written (to measure against)"),
     },
 }
 

@@ -25,6 +25,7 @@ from .errors import ExportError, TlmcError, UsageError
 from .fsutil import atomic_write_text, read_json
 from .paths import TEMPLATES
 
+KERNEL_SETS = ("optimized", "reference")  # tlm.toml [board] kernels; firmware/tlm_kernels.h
 GENERATED = ("tlm_config.h", "model_data.h", "model_data.c", "model_plan.c", "golden_data.h", "golden_data.c")
 LINE_WIDTH = 100
 
@@ -137,12 +138,24 @@ def _describe(b: plan_mod.Buffer) -> str:
     return f"'{b.name}' {b.dtype.lower()} {c_shape(b.shape)} @{b.offset}"
 
 
-def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_bytes: int | None) -> dict:
+def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_bytes: int | None,
+             kernels: str = "optimized") -> dict:
     arrays: list[dict] = []
     steps: list[dict] = []
+    ring = None
     for s in p.steps:
         head = f"op {s.op} {type(s).__name__}"
-        if isinstance(s, plan_mod.Gather):
+        if isinstance(s, plan_mod.Gather) and p.ring is not None and s is p.ring.gather:
+            table = f"tlm_op{s.op}_table"
+            arrays.append(_array("int8_t", table, s.table,
+                                 f"op {s.op} GATHER table '{s.table_name}' {c_shape(s.table.shape)}"))
+            ring = {"table": table, "row_len": s.row_len, "at": p.ring.buffer.offset,
+                    "comment": f"head + {2 * p.context} rows of {s.row_len} B ({p.ring.buffer.size} B)"}
+            steps.append({"kind": "ring", "op": s.op,
+                          "comment": f"op {s.op} GATHER: rows of '{s.table_name}' {c_shape(s.table.shape)} by the "
+                                     f"window: kept in the embedding ring @{p.ring.buffer.offset}, one row copied "
+                                     "per tlm_push: no code"})
+        elif isinstance(s, plan_mod.Gather):
             table = f"tlm_op{s.op}_table"
             arrays.append(_array("int8_t", table, s.table,
                                  f"op {s.op} GATHER table '{s.table_name}' {c_shape(s.table.shape)}"))
@@ -156,22 +169,47 @@ def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_byte
         elif isinstance(s, plan_mod.FullyConnected):
             base = f"tlm_op{s.op}"
             mode = "per channel" if s.per_channel else "per tensor"
-            arrays.append(_array("int8_t", f"{base}_weights", s.weights,
-                                 f"op {s.op} FULLY_CONNECTED weights '{s.weights_name}' {c_shape(s.weights.shape)}"))
-            if s.bias is not None:
-                arrays.append(_array("int32_t", f"{base}_bias", s.bias,
-                                     f"op {s.op} bias '{s.bias_name}' {c_shape(s.bias.shape)}"))
-            arrays.append(_array("int32_t", f"{base}_multiplier", s.multiplier,
-                                 f"op {s.op} output rescale, Q31 significands ({mode})"))
-            arrays.append(_array("int32_t", f"{base}_shift", s.shift, f"op {s.op} output rescale, shifts ({mode})"))
+            packed = kernels == "optimized"
+            reads_ring = p.ring is not None and s.op in p.ring.readers
+            if packed:  # TLM_FC_PACKED4: rows interleaved by 4, input offset folded into the bias
+                arrays.append(_array("int8_t", f"{base}_weights", s.packed_weights(),
+                                     f"op {s.op} FULLY_CONNECTED weights '{s.weights_name}' "
+                                     f"{c_shape(s.weights.shape)}, packed 4 rows at a time"))
+                arrays.append(_array("int32_t", f"{base}_rows", s.packed_rows(),
+                                     f"op {s.op} per row: bias '{s.bias_name or '(none)'}' + input offset * row sum, "
+                                     f"rescale multiplier, shift, rounding lo, hi ({mode})"))
+            else:  # TLM_FC_ROWS: as the model has them
+                arrays.append(_array("int8_t", f"{base}_weights", s.weights, f"op {s.op} FULLY_CONNECTED weights "
+                                     f"'{s.weights_name}' {c_shape(s.weights.shape)}"))
+                if s.bias is not None:
+                    arrays.append(_array("int32_t", f"{base}_bias", s.bias,
+                                         f"op {s.op} bias '{s.bias_name}' {c_shape(s.bias.shape)}"))
+                arrays.append(_array("int32_t", f"{base}_multiplier", s.multiplier,
+                                     f"op {s.op} output rescale, Q31 significands ({mode})"))
+                arrays.append(_array("int32_t", f"{base}_shift", s.shift, f"op {s.op} output rescale, shifts ({mode})"))
             steps.append({"kind": "fully_connected", "op": s.op, "var": f"op{s.op}", "base": base,
                           "in_features": s.in_features, "out_features": s.out_features,
                           "input_offset": s.input_offset, "weights_offset": s.weights_offset,
                           "output_offset": s.output_offset, "act_min": s.act_min, "act_max": s.act_max,
-                          "per_channel": int(s.per_channel), "has_bias": s.bias is not None,
-                          "in_at": s.input.offset, "out_at": s.out.offset,
-                          "comment": f"op {s.op} FULLY_CONNECTED {s.activation} ({mode}): {_describe(s.input)} -> "
+                          "per_channel": int(s.per_channel), "has_bias": s.bias is not None, "packed": packed,
+                          "layout": "TLM_FC_PACKED4" if packed else "TLM_FC_ROWS",
+                          "in_at": s.input.offset, "out_at": s.out.offset, "ring": reads_ring,
+                          "ring_at": p.ring.buffer.offset if reads_ring else 0,
+                          "ring_row": p.ring.gather.row_len if reads_ring else 0,
+                          "comment": f"op {s.op} FULLY_CONNECTED {s.activation} ({mode}): "
+                                     f"{'the embedding ring' if reads_ring else _describe(s.input)} -> "
                                      f"{_describe(s.out)}"})
+        elif isinstance(s, (plan_mod.Add, plan_mod.Mul)):
+            steps.append(_elementwise_step(s, arrays))
+        elif isinstance(s, plan_mod.Lookup):
+            table = next((a["name"] for a in arrays if a.get("lookup") and np.array_equal(a["data"], s.table)), None)
+            if table is None:  # ops with the same input quantization share one table
+                table = f"tlm_op{s.op}_{s.function.lower()}"
+                arrays.append({**_array("int8_t", table, s.table, f"op {s.op} {s.function}: TFLM's int8 result for "
+                                        "inputs -128..127 (gemmlowp fixed point, toolchain/plan.py)"), "lookup": True})
+            steps.append({"kind": "lookup", "op": s.op, "var": f"op{s.op}", "n": s.n, "table": table,
+                          "in_at": s.input.offset, "out_at": s.out.offset,
+                          "comment": f"op {s.op} {s.function} (table {table}): {_describe(s.input)} -> {_describe(s.out)}"})
         else:  # pragma: no cover - plan.build admits only the kinds above
             raise ExportError(f"{head}: no emitter")
     tok = _token_tables(tokenizer, p.vocab)
@@ -181,12 +219,9 @@ def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_byte
                           "the logits' quantization range is unusable, retrain or recalibrate")
     if p.vocab >= 1 << 16:
         raise ExportError(f"vocabulary {p.vocab} is too large for the 32-bit sampler (max 65535)")
-    g_in, g_out = golden if golden is not None else (np.zeros((0, p.context), np.int32), np.zeros((0, p.vocab), np.int8))
-    g_in, g_out = np.asarray(g_in, np.int32).reshape(-1, p.context), np.asarray(g_out, np.int8).reshape(-1, p.vocab)
-    if len(g_in) != len(g_out):
-        raise UsageError(f"golden vectors: {len(g_in)} inputs but {len(g_out)} outputs; rerun 'tlmc quantize'")
+    g_in, g_out, g_len = _golden(p, golden)
     return {
-        "version": __version__, "model_hash": p.model_hash, "board": board_id,
+        "version": __version__, "model_hash": p.model_hash, "board": board_id, "kernels": kernels, "ring": ring,
         "vocab": p.vocab, "context": p.context, "arena_bytes": p.arena_bytes, "persistent_bytes": p.persistent_bytes,
         "tflm_arena_bytes": tflm_arena_bytes, "window_at": p.input.offset, "logits_at": p.output.offset,
         "input": _describe(p.input), "output": _describe(p.output),
@@ -199,7 +234,73 @@ def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_byte
         "golden_count": len(g_in),
         "golden_inputs": g_in if len(g_in) else np.zeros((1, p.context), np.int32),
         "golden_outputs": g_out if len(g_out) else np.zeros((1, p.vocab), np.int8),
+        "golden_len": g_len, "kind": p.kind, "states": _states(p),
+        "control_at": p.control.offset if p.control is not None else 0, "state_bytes": p.state_bytes,
     }
+
+
+def _golden(p: plan_mod.Plan, golden) -> tuple[np.ndarray, np.ndarray, int]:
+    """(inputs [N, L], outputs [N * rows, V], L): a window model's vectors are K ids and one
+    row of logits; a step model's are token sequences [N, T] with logits after every step
+    [N, T, V] (docs/state.md)."""
+    if golden is None:
+        return np.zeros((0, p.context), np.int32), np.zeros((0, p.vocab), np.int8), p.context
+    g_in, g_out = np.asarray(golden[0], np.int32), np.asarray(golden[1], np.int8)
+    if p.kind == "step":
+        if g_in.ndim != 2 or g_out.shape != (*g_in.shape, p.vocab) or g_in.shape[1] < 1:
+            raise UsageError(f"golden vectors: a step model needs inputs [N, T] and outputs [N, T, {p.vocab}], got "
+                             f"{list(g_in.shape)} and {list(g_out.shape)}; rerun 'tlmc quantize --force'")
+        return g_in, g_out.reshape(-1, p.vocab), int(g_in.shape[1])
+    g_in, g_out = g_in.reshape(-1, p.context), g_out.reshape(-1, p.vocab)
+    if len(g_in) != len(g_out):
+        raise UsageError(f"golden vectors: {len(g_in)} inputs but {len(g_out)} outputs; rerun 'tlmc quantize'")
+    return g_in, g_out, p.context
+
+
+def _operand(o: plan_mod.Operand, name: str, arrays: list[dict], what: str) -> dict:
+    """An elementwise operand for the template: an arena offset or a constant array."""
+    if o.const is not None:
+        arrays.append(_array("int8_t", name, o.const, f"{what} '{o.const_name}' ({o.size})"))
+        return {"const": name, "at": 0, "step": int(o.size > 1), "text": f"constant {name}"}
+    return {"const": None, "at": o.buffer.offset, "step": int(o.size > 1), "text": _describe(o.buffer)}
+
+
+def _elementwise_step(s, arrays: list[dict]) -> dict:
+    add = isinstance(s, plan_mod.Add)
+    name = ("SUB" if s.subtract else "ADD") if add else "MUL"
+    a = _operand(s.a, f"tlm_op{s.op}_a", arrays, f"op {s.op} {name} constant input 1")
+    b = _operand(s.b, f"tlm_op{s.op}_b", arrays, f"op {s.op} {name} constant input 2")
+    sign = {"ADD": "+", "SUB": "-", "MUL": "*"}[name]
+    step = {"kind": "add" if add else "mul", "op": s.op, "var": f"op{s.op}", "n": s.n, "a": a, "b": b,
+            "a_offset": s.a_offset, "b_offset": s.b_offset, "output_multiplier": s.output_multiplier,
+            "output_shift": s.output_shift, "output_offset": s.output_offset, "act_min": s.act_min,
+            "act_max": s.act_max, "out_at": s.out.offset,
+            "comment": f"op {s.op} {name} {s.activation}: {a['text']} {sign} {b['text']} -> {_describe(s.out)}"}
+    if add:
+        step.update(subtract=int(s.subtract), left_shift=s.left_shift, a_multiplier=s.a_multiplier,
+                    a_shift=s.a_shift, b_multiplier=s.b_multiplier, b_shift=s.b_shift)
+    return step
+
+
+def _states(p: plan_mod.Plan) -> list[dict]:
+    out = []
+    for s in p.states:
+        r = s.requantize
+        how = (f"requantized: x{r.multiplier * 2.0 ** (r.shift - 31):.6g}, zero point {-r.input_offset} -> "
+               f"{r.output_offset}" if r is not None else "copied")
+        out.append({"input_at": s.input.offset, "output_at": s.output.offset,
+                    "ring_at": s.ring.offset if s.ring is not None else 0, "size": s.size, "delay": s.delay,
+                    "zero": s.zero, "requantize": int(r is not None),
+                    "input_offset": r.input_offset if r else 0, "output_offset": r.output_offset if r else 0,
+                    "multiplier": r.multiplier if r else 0, "shift": r.shift if r else 0,
+                    "comment": f"state {s.name}: {_describe(s.output)} -> {_describe(s.input)} after {s.delay} "
+                               f"step(s), {how}"})
+    return out
+
+
+def plan_macs(p: plan_mod.Plan) -> int:
+    """Multiply-accumulates of one step: the FULLY_CONNECTED weights (what the kernels run)."""
+    return sum(s.out_features * s.in_features for s in p.steps if isinstance(s, plan_mod.FullyConnected))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,11 +308,17 @@ def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_byte
 
 def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple[np.ndarray, np.ndarray] | None = None,
                board_id: str = "host", model_hash: str | None = None, tflm_arena_bytes: int | None = None,
-               where: str = "model") -> dict:
+               where: str = "model", kernels: str = "optimized", signature: dict | None = None) -> dict:
     """Plan and emit one int8 .tflite into `out_dir`. `tokenizer` may be None (a placeholder
-    token table); `golden` = (inputs int32 [N, K], outputs int8 [N, V]) for the selftest."""
-    p = plan_mod.build(bytes(int8_buf), where, model_hash=model_hash)
-    ctx = _context(p, tokenizer, golden, board_id, tflm_arena_bytes)
+    token table); `golden` = (inputs int32 [N, K], outputs int8 [N, V]) for the selftest, or
+    for a step model (`signature`, docs/state.md) sequences [N, T] and logits [N, T, V].
+    `kernels`: the kernel set the constants are laid out for (KERNEL_SETS; docs/runtime.md)."""
+    if kernels not in KERNEL_SETS:
+        raise UsageError(f"kernels = {kernels!r}: must be one of {', '.join(map(repr, KERNEL_SETS))}")
+    p = plan_mod.build(bytes(int8_buf), where, model_hash=model_hash, signature=signature)
+    if kernels == "optimized":  # one embedding row per token instead of K per step (docs/runtime.md)
+        plan_mod.use_embedding_ring(p)
+    ctx = _context(p, tokenizer, golden, board_id, tflm_arena_bytes, kernels)
     env = _env()
     out = Path(out_dir)
     files = []
@@ -224,10 +331,12 @@ def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple
         "arena_bytes": p.arena_bytes, "persistent_bytes": p.persistent_bytes, "tflm_arena_bytes": tflm_arena_bytes,
         "weight_bytes": p.weight_bytes(), "ops": p.ops(), "op_counts": dict(p.op_counts),
         "golden_vectors": ctx["golden_count"], "board": board_id,
+        "kind": p.kind, "states": len(p.states), "state_bytes": p.state_bytes, "kernels": kernels,
+        "macs_per_token": plan_macs(p),
     }
 
 
-def emit(build_dir: Path | str, out_dir: Path | str, board) -> dict:
+def emit(build_dir: Path | str, out_dir: Path | str, board, kernels: str = "optimized") -> dict:
     """`tlmc emit`: the quantized model of a build folder -> C sources in `out_dir` for `board`
     (a boards.Board or a board id). Reads quantize/model.tflite, golden.npz, report.json and
     data/tokenizer.json. Returns a summary (arena_bytes, tflm_arena_bytes, ops, files, ...)."""
@@ -251,9 +360,16 @@ def emit(build_dir: Path | str, out_dir: Path | str, board) -> dict:
                 golden = (z["inputs"], z["outputs"])
         except (OSError, KeyError, ValueError) as e:
             raise UsageError(f"{q / 'golden.npz'}: unreadable ({type(e).__name__}); rerun 'tlmc quantize --force'") from None
+    signature = None
+    if (q / "signature.json").is_file():  # a step model (docs/state.md)
+        try:
+            signature = read_json(q / "signature.json")
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{q / 'signature.json'}: unreadable ({type(e).__name__}); "
+                             "rerun 'tlmc quantize --force'") from None
     summary = emit_model(model_path.read_bytes(), Tokenizer.load(tok_path), out_dir, golden=golden, board_id=b.id,
                          model_hash=report.get("model_hash"), tflm_arena_bytes=report.get("tflm_arena_bytes"),
-                         where=str(model_path))
+                         where=str(model_path), kernels=kernels, signature=signature)
     ram = int(b.get("app_ram_bytes", 0) or 0)
     if ram and summary["arena_bytes"] > ram:
         raise ExportError(f"board {b.id}: the arena needs {summary['arena_bytes']} B of RAM but the board has "

@@ -70,6 +70,10 @@ class Suite:
         if golden_limit:
             self.gx, self.gy = self.gx[:golden_limit], self.gy[:golden_limit]
         self.gen_tokens = gen_tokens
+        # a step model's golden vectors are sequences [N, T] with logits after every id [N, T, V]
+        # (docs/state.md); LOGITS sends a whole sequence and answers its last step's logits
+        self.step_model = self.gy.ndim == 3
+        self.g_last = self.gy[:, -1] if self.step_model else self.gy
 
     def cases(self) -> list[tuple[str, Callable[[Case], None]]]:
         return [("handshake", self.handshake), ("golden_vectors", self.golden),
@@ -103,13 +107,17 @@ class Suite:
         check(info.get("model") == self.report["model_hash"],
               f"device runs model {info.get('model')}, the build is {self.report['model_hash']}: flash this build")
         check(info.get("board") == self.board.id, f"device says board {info.get('board')}, expected {self.board.id}")
-        z = np.load(self.build / "quantize" / "golden.npz")
-        check(int(info.get("context", -1)) == z["inputs"].shape[1], f"context {info.get('context')} differs from the build")
-        check(int(info.get("vocab", -1)) == z["outputs"].shape[1], f"vocab {info.get('vocab')} differs from the build")
+        if self.step_model:
+            check(info.get("kind") == "step", f"device runs a {info.get('kind', 'window')} model, the build a step model")
+        else:
+            check(int(info.get("context", -1)) == self.gx.shape[1], f"context {info.get('context')} differs from the build")
+        check(int(info.get("vocab", -1)) == self.gy.shape[-1], f"vocab {info.get('vocab')} differs from the build")
 
     def golden(self, case: Case) -> None:
+        """Each golden vector through LOGITS: a window, or a whole sequence of a step model
+        (compared with TFLM's logits after its last id)."""
         bad = []
-        for i, (x, y) in enumerate(zip(self.gx, self.gy)):
+        for i, (x, y) in enumerate(zip(self.gx, self.g_last)):
             got = self.dev.logits(x)
             if not np.array_equal(got, y):
                 diff = np.flatnonzero(got != y)
@@ -142,17 +150,13 @@ class Suite:
         self._compare_generation(case, 800, 10, 7)
 
     def latency(self, case: Case) -> None:
-        r = self.dev.bench(20)
+        steps = 20
+        r = self.dev.bench(steps)
         per = int(r["per_step"])
         counter = r.get("counter", "none")
-        case.properties.update(counter=counter, ticks_per_step=per, macs_per_token=self.report["macs_per_token"])
-        clock = self.board.get("clock_hz") or 0
-        if self.board["upload"] == "qemu" and counter in ("systick", "timer") and clock:
-            # QEMU -icount shift=0: one instruction per virtual nanosecond, so a tick of a
-            # counter clocked at clock_hz is 1e9 / clock_hz instructions (40 on mps2).
-            insn = round(per * 1e9 / clock)
-            case.properties.update(instructions_per_token=insn,
-                                   instructions_per_mac=round(insn / max(1, self.report["macs_per_token"]), 3))
+        case.properties.update(counter=counter, ticks_per_step=per, kernels=kernel_set_of(self.build, self.board))
+        case.properties.update(token_cost(self.board, counter, int(r.get("cycles", per * steps)), steps,
+                                          self.report["macs_per_token"]))
         budget = self.board.get("latency_budget_cycles")
         if budget and counter in ("dwt", "systick"):
             check(per <= budget, f"{per} ticks per token, over the board's budget of {budget}")
@@ -170,7 +174,7 @@ class Suite:
             (b"GEN ten 1 0 0\n", "bad-number"),
             (b"GEN 99999999999999999999 1 0 0\n", "range"),
             (b"GEN 0 1 0 0\n", "range"),
-            (b"LOGITS 1 2\n", "bad-args"),
+            (b"LOGITS\n" if self.step_model else b"LOGITS 1 2\n", "bad-args"),
             (b"LOGITS " + b" ".join([b"-1"] * context) + b"\n", "range"),
             (b"PUSH\n", "bad-args"),
             (b"BENCH 0\n", "range"),
@@ -191,7 +195,7 @@ class Suite:
     def back_to_back(self, case: Case) -> None:
         n = 200
         vectors = [self.gx[i % len(self.gx)] for i in range(n)]
-        expected = [self.gy[i % len(self.gy)] for i in range(n)]
+        expected = [self.g_last[i % len(self.g_last)] for i in range(n)]
         batch = 8  # requests in flight: keeps within small UART/USB buffers
         for s in range(0, n, batch):
             chunk = range(s, min(n, s + batch))
@@ -202,6 +206,36 @@ class Suite:
                 got = np.array([int(v) for v in line.split()[1:]], np.int8)
                 check(np.array_equal(got, expected[i]), f"request {i}: reply belongs to another request or differs")
         case.properties["requests"] = n
+
+
+def token_cost(board, counter: str, ticks: int, steps: int, macs: int) -> dict:
+    """What one token (one model step) costs, from `steps` steps that took `ticks` of the
+    device's counter: {macs_per_token, and instructions_per_token/_per_mac on an emulated board
+    or cycles_per_token/_per_mac on a real one}. QEMU -icount shift=0 runs one instruction per
+    virtual nanosecond, so a tick of a counter clocked at clock_hz is 1e9 / clock_hz
+    instructions (40 on mps2): exact instruction counts, not a real core's cycles. DWT and
+    SysTick (at the core clock) on silicon count cycles."""
+    out: dict = {"macs_per_token": int(macs)}
+    if steps < 1 or ticks <= 0:
+        return out
+    clock = board.get("clock_hz") or 0
+    if board["upload"] == "qemu" and counter in ("systick", "timer") and clock:
+        insn = round(ticks * 1e9 / clock / steps)
+        out.update(instructions_per_token=insn, instructions_per_mac=round(insn / max(1, macs), 3))
+    elif counter in ("dwt", "systick"):
+        cycles = round(ticks / steps)
+        out.update(cycles_per_token=cycles, cycles_per_mac=round(cycles / max(1, macs), 3))
+    return out
+
+
+def kernel_set_of(build: Path, board) -> str:
+    """The kernel set the board's generated sources were emitted for ('?' if unknown)."""
+    from .compile import kernel_set
+
+    try:
+        return kernel_set(Path(build) / board.id)
+    except Exception:
+        return "?"
 
 
 def junit_xml(results: list[SuiteResult], path: Path) -> None:

@@ -16,6 +16,17 @@ Arithmetic sources (TFLM semantics, restated in docs/runtime.md):
   in_scale * w_scale rounded to float32 first, then divided in double), as
   CalculateOpDataFullyConnected does.
 - Activation clamps: CalculateActivationRangeQuantized (float32 division, round half away).
+- ADD / SUB / MUL (int8): CalculateOpDataAdd / CalculateOpDataSub / CalculateOpDataMul. ADD
+  rescales both inputs to twice the larger input scale in double; SUB computes the same
+  ratios in float32 (TFLM's sub_common.cc declares them float); MUL one multiplier in double.
+- LOGISTIC / TANH (int8): CalculateArithmeticOpDataLogistic / TanhPrepare (input multiplier
+  from frexp(scale * 2^27), CalculateInputRadius) and reference_integer_ops::Logistic / Tanh,
+  which evaluate gemmlowp's fixed-point logistic / tanh on a Q4.27 input. An int8 input has
+  256 values, so the plan evaluates that algorithm once per value and the C runtime looks the
+  answer up (a 256-byte table per op): bit-exact by construction, and no 64-bit arithmetic on
+  the device.
+- State feedback (docs/state.md): a state output whose quantization differs from its input's
+  is rescaled with QuantizeMultiplier(scale_out / scale_in) and the double-rounding MBQM.
 
 `reference_forward` runs a plan in Python with the same integer steps as firmware/tlm_kernels.c:
 a readable specification, and a second opinion when a C result differs from TFLM.
@@ -24,7 +35,7 @@ a readable specification, and a second opinion when a C result differs from TFLM
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +44,7 @@ from . import tflite_model
 from .errors import ExportError, TlmcError, UsageError
 from .fsutil import sha256_bytes
 
-SUPPORTED_OPS = ("FULLY_CONNECTED", "GATHER", "RESHAPE")
+SUPPORTED_OPS = ("FULLY_CONNECTED", "GATHER", "RESHAPE", "ADD", "SUB", "MUL", "LOGISTIC", "TANH")
 ALIGN = 4  # every arena tensor starts on a 4-byte boundary (int32 ids, word loads)
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 _ACT_BOUNDS = {"NONE": (None, None), "RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
@@ -108,6 +119,111 @@ def activation_range(activation: str, scale: float, zero_point: int, qmin: int =
         return int(zero_point) + round_half_away(float(np.float32(f) / s))
 
     return (qmin if lo is None else max(qmin, quantize(lo)), qmax if hi is None else min(qmax, quantize(hi)))
+
+
+# ---------------------------------------------------------------------------------------------
+# gemmlowp's fixed-point logistic and tanh (fixedpoint/fixedpoint.h), on plain Python ints.
+# A raw int32 with k integer bits represents raw / 2^(31 - k). Additions wrap like int32.
+
+def _sat_rounding_mul_by_pot(x: int, exponent: int) -> int:
+    """SaturatingRoundingMultiplyByPOT: a saturating left shift, or a rounding right shift."""
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    threshold = (1 << (31 - exponent)) - 1
+    if x > threshold:
+        return INT32_MAX
+    if x < -threshold:
+        return INT32_MIN
+    return x << exponent
+
+
+def _exp_on_quarter_interval(a: int) -> int:
+    """exp(a) for a in [-1/4, 0), Q0.31: a Taylor series around -1/8."""
+    mul = saturating_rounding_doubling_high_mul
+    constant_term, one_third = 1895147668, 715827883  # exp(-1/8), 1/3
+    x = _wrap_int32(a + (1 << 28))
+    x2 = mul(x, x)
+    x3 = mul(x2, x)
+    x4 = mul(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    poly = rounding_divide_by_pot(_wrap_int32(mul(_wrap_int32(x4_over_4 + x3), one_third) + x2), 1)
+    return _wrap_int32(constant_term + mul(constant_term, _wrap_int32(x + poly)))
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535),
+               (3, 720401), (4, 242))  # (e, exp(-2^e) in Q0.31)
+
+
+def _exp_on_negative_values(a: int, integer_bits: int) -> int:
+    """exp(a) for a <= 0 with `integer_bits` (4 or 5) integer bits -> Q0.31."""
+    frac = 31 - integer_bits
+    quarter = 1 << (frac - 2)
+    a_mod = _wrap_int32((a & (quarter - 1)) - quarter)
+    result = _exp_on_quarter_interval(_sat_rounding_mul_by_pot(a_mod, integer_bits))
+    remainder = _wrap_int32(a_mod - a)
+    for e, m in _EXP_BARREL:
+        if integer_bits > e and remainder & (1 << (frac + e)):
+            result = saturating_rounding_doubling_high_mul(result, m)
+    return INT32_MAX if a == 0 else result
+
+
+def _newton_reciprocal(a: int) -> int:
+    """1 / (1 + a) for a in (0, 1) Q0.31, as Q2.29: three Newton-Raphson steps."""
+    mul = saturating_rounding_doubling_high_mul
+    total = a + INT32_MAX  # RoundingHalfSum(a, One): (sum + sign) / 2, truncating
+    half_den = (total + 1) // 2 if total >= 0 else -((1 - total) // 2)
+    x = _wrap_int32(1515870810 + mul(half_den, -1010580540))  # 48/17 - 32/17 * d
+    for _ in range(3):
+        one_minus = _wrap_int32((1 << 29) - mul(half_den, x))
+        x = _wrap_int32(x + _sat_rounding_mul_by_pot(mul(x, one_minus), 2))
+    return x
+
+
+def fixed_logistic(a: int) -> int:
+    """gemmlowp::logistic of a Q4.27 raw value, a Q0.31 raw result."""
+    if a == 0:
+        return 1 << 30
+    positive = a > 0
+    e = _exp_on_negative_values(_wrap_int32(-a) if positive else a, 4)
+    result = _sat_rounding_mul_by_pot(_newton_reciprocal(e), 1)  # 1 / (1 + e)
+    return result if positive else _wrap_int32(INT32_MAX - result)
+
+
+def fixed_tanh(a: int) -> int:
+    """gemmlowp::tanh of a Q4.27 raw value, a Q0.31 raw result."""
+    if a == 0:
+        return 0
+    negative = a < 0
+    e = _exp_on_negative_values(a if negative else _wrap_int32(-a), 5)  # exp(-2|x|): the same raw, Q5.26
+    t = _sat_rounding_mul_by_pot(_wrap_int32(_newton_reciprocal(e) - (1 << 29)), 2)  # (1 - e) / (1 + e)
+    return _wrap_int32(-t) if negative else t
+
+
+def activation_table(kind: str, scale: float, zero_point: int) -> np.ndarray:
+    """int8 LOGISTIC or TANH as a 256-entry table (index: input + 128), computed as TFLM's
+    Prepare (input multiplier, shift, range radius) and reference_integer_ops::Logistic / Tanh
+    compute each value. ValueError for an input scale TFLM cannot represent."""
+    q, shift = math.frexp(float(scale) * float(1 << 27))
+    multiplier = round_half_away(q * (1 << 31))
+    if multiplier >= 1 << 31 or shift < 0 or shift > 62:
+        raise ValueError(f"input scale {scale} is outside what TFLM's {kind} handles")
+    radius = int(math.floor(15.0 * (1 << 27) / (1 << shift)))  # CalculateInputRadius(4, shift, 31)
+    table = np.empty(256, np.int8)
+    for v in range(-128, 128):
+        x = v - int(zero_point)
+        if x <= -radius:
+            out = -128
+        elif x >= radius:
+            out = 127
+        else:
+            q4 = multiply_by_quantized_multiplier(x, multiplier, shift)
+            if kind == "LOGISTIC":  # Q0.31 -> 1/256 steps, zero point -128
+                out = rounding_divide_by_pot(fixed_logistic(q4), 23) - 128
+            else:  # Q0.31 -> 1/128 steps, zero point 0
+                out = rounding_divide_by_pot(fixed_tanh(q4), 24)
+            out = min(max(out, -128), 127)
+        table[v + 128] = out
+    return table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,8 +321,176 @@ class FullyConnected:
     def in_features(self) -> int:
         return int(self.weights.shape[1])
 
+    # What the `optimized` kernel set reads (layout TLM_FC_PACKED4, firmware/tlm_kernels.h)
 
-Step = Gather | Reshape | FullyConnected
+    def folded_bias(self) -> np.ndarray:
+        """int32 [C]: every term of TFLM's sum that does not depend on the input (fold_fc_bias)."""
+        return fold_fc_bias(self.weights, self.bias, self.input_offset, self.weights_offset)
+
+    def packed_weights(self) -> np.ndarray:
+        """The weights as the TLM_FC_PACKED4 byte stream, int8 [4 * ceil(C / 4) * D]."""
+        return pack_fc_weights(self.weights)
+
+    def packed_rows(self) -> np.ndarray:
+        """int32 [C, 5]: TLM_FC_PACKED4's TlmFcRow per output row (pack_fc_rows)."""
+        return pack_fc_rows(self.folded_bias(), self.multiplier, self.shift)
+
+
+def fold_fc_bias(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, weights_offset: int) -> np.ndarray:
+    """int32 [C]: bias[c] + input_offset * sum_d w[c, d] + D * input_offset * weights_offset,
+    wrapped to int32: every term of TFLM's sum that does not depend on the input, so the
+    kernel's inner loop is a pure int8 dot product. Addition mod 2^32 is associative, so
+    kernel sum + folded bias equals TFLM's wrapping int32 accumulator bit for bit. (The
+    input-dependent weights_offset * sum(x) stays in the kernel; 0 for per-channel weights.)"""
+    acc = np.asarray(weights, np.int64).sum(axis=1) * int(input_offset)
+    acc += np.asarray(weights).shape[1] * int(input_offset) * int(weights_offset)
+    if bias is not None:
+        acc += np.asarray(bias, np.int64)
+    return _wrap32(acc)
+
+
+def pack_fc_weights(w: np.ndarray) -> np.ndarray:
+    """int8 [C, D] -> TLM_FC_PACKED4: zero rows pad C to a multiple of 4; each block of 4 rows
+    is D // 4 groups of 16 bytes (group g: for each row, its bytes 4g+1, 4g, 4g+3, 4g+2: the
+    order kernels/tlm_fc_dsp.c unpacks with one instruction per 16-bit pair), then the D % 4
+    tail columns row by row. A kernel loading one input word serves four rows with it."""
+    c, d = w.shape
+    blocks = np.zeros((-(-c // 4) * 4, d), np.int8)
+    blocks[:c] = w
+    blocks = blocks.reshape(-1, 4, d)
+    g = d // 4
+    main = blocks[:, :, :4 * g].reshape(len(blocks), 4, g, 4)[..., [1, 0, 3, 2]].transpose(0, 2, 1, 3)
+    tail = blocks[:, :, 4 * g:]
+    return np.concatenate([main.reshape(len(blocks), -1), tail.reshape(len(blocks), -1)], axis=1).reshape(-1)
+
+
+def pack_fc_rows(bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """int32 [C, 5], a TlmFcRow per output row: folded bias, multiplier, ~shift (a per-tensor
+    rescale repeated), and for shift < 0 the rounding constant 2^30 + 2^(30 - shift) of both
+    MBQM roundings at once as low and high word (0 for shift >= 0, which takes the general
+    path). Why that constant is exact: firmware/kernels/tlm_fc_common.h, fc_rescale_down."""
+    c = len(bias)
+    mult = np.resize(np.asarray(multiplier, np.int64), c)
+    shift = np.resize(np.asarray(shift, np.int64), c)
+    rnd = [(1 << 30) + (1 << (30 - int(sh))) if sh < 0 else 0 for sh in shift]
+    lo = np.array([r & 0xFFFFFFFF for r in rnd], np.int64)
+    hi = np.array([r >> 32 for r in rnd], np.int64)
+    return _wrap32(np.stack([np.asarray(bias, np.int64), mult, ~shift, lo, hi], axis=1))
+
+
+def _wrap32(a: np.ndarray) -> np.ndarray:
+    return ((np.asarray(a, np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+@dataclass
+class Operand:
+    """An input of an elementwise op: an arena tensor, or constant data in flash."""
+
+    buffer: Buffer | None  # the arena tensor, or None for a constant
+    const: np.ndarray | None  # int8 constant data (flattened), or None
+    const_name: str
+    size: int  # elements: n, or 1 (broadcast to every element)
+
+
+@dataclass
+class Add:
+    """ADD / SUB (TFLM reference_integer_ops::AddFunc, reference_ops::SubElementwise):
+    a' = MBQM((a + a_offset) << left_shift, a_m, a_s), b' likewise,
+    out = clamp(out_offset + MBQM(a' +- b', out_m, out_s), act_min, act_max)."""
+
+    op: int
+    name: str
+    subtract: bool
+    a: Operand
+    b: Operand
+    n: int
+    a_offset: int
+    b_offset: int
+    left_shift: int
+    a_multiplier: int
+    a_shift: int
+    b_multiplier: int
+    b_shift: int
+    output_multiplier: int
+    output_shift: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    activation: str
+    out: Buffer
+
+    kernel = "add"
+
+
+@dataclass
+class Mul:
+    """MUL (TFLM reference_integer_ops::MulElementwise):
+    out = clamp(out_offset + MBQM((a + a_offset) * (b + b_offset), m, s), act_min, act_max)."""
+
+    op: int
+    name: str
+    a: Operand
+    b: Operand
+    n: int
+    a_offset: int
+    b_offset: int
+    output_multiplier: int
+    output_shift: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    activation: str
+    out: Buffer
+
+    kernel = "mul"
+
+
+@dataclass
+class Lookup:
+    """LOGISTIC / TANH as out[i] = table[in[i] + 128]: the table holds TFLM's fixed-point
+    result for each of the 256 int8 inputs (activation_table)."""
+
+    op: int
+    name: str
+    function: str  # "LOGISTIC" or "TANH"
+    table: np.ndarray  # int8 [256]
+    n: int
+    input: Buffer
+    out: Buffer
+
+    kernel = "lookup"
+
+
+Step = Gather | Reshape | FullyConnected | Add | Mul | Lookup
+
+
+@dataclass
+class Requantize:
+    """int8 in one quantization -> int8 in another (docs/state.md):
+    out = clamp(output_offset + MBQM(in + input_offset, multiplier, shift), -128, 127)."""
+
+    input_offset: int  # -(zero point of the values coming in: the state output's)
+    output_offset: int  # zero point of the values going out: the state input's
+    multiplier: int
+    shift: int
+
+
+@dataclass
+class State:
+    """A state carried between steps (docs/state.md): the model reads `input` (the value
+    `output` had `delay` steps ago); the runtime keeps the delay - 1 newer values in a ring."""
+
+    name: str
+    input: Buffer  # int8 [1, n] state input: persistent, read by the step
+    output: Buffer  # int8 [1, n] state output: written by the step
+    delay: int
+    zero: int  # the state input's zero point: the int8 of real 0.0, what a reset fills in
+    requantize: Requantize | None  # None when output and input are quantized alike (copy)
+    ring: Buffer | None = None  # (delay - 1) * n bytes, persistent; None when delay == 1
+
+    @property
+    def size(self) -> int:
+        return self.input.size
 
 
 @dataclass
@@ -214,14 +498,27 @@ class Plan:
     steps: list[Step]
     buffers: dict[int, Buffer]  # tensor index -> place
     arena_bytes: int  # the whole arena: persistent part + activations
-    persistent_bytes: int  # the window of ids (and, later, recurrent state)
-    input: Buffer  # int32 [1, K] token ids: the context window
+    persistent_bytes: int  # the window of ids, the states, their rings and the control words
+    input: Buffer  # int32 [1, K] token ids: the context window (a step model: [1, 1])
     output: Buffer  # int8 [1, V] logits
     output_scale: float
     output_zero_point: int
     model_hash: str
     description: str = ""
     op_counts: dict[str, int] = field(default_factory=dict)
+    states: list[State] = field(default_factory=list)  # step models (docs/state.md); [] for a window
+    control: Buffer | None = None  # step models: uint32 words [pending, head of each state]
+    ring: EmbeddingRing | None = None  # window models with use_embedding_ring(): the GATHER's ring
+
+    @property
+    def kind(self) -> str:
+        return "step" if self.states else "window"
+
+    @property
+    def state_bytes(self) -> int:
+        """Persistent bytes of the states: their inputs, rings and the control words."""
+        n = sum(s.input.size + (s.ring.size if s.ring is not None else 0) for s in self.states)
+        return n + (self.control.size if self.control is not None else 0)
 
     @property
     def context(self) -> int:
@@ -241,6 +538,10 @@ class Plan:
                 n += s.table.nbytes
             elif isinstance(s, FullyConnected):
                 n += s.weights.nbytes + (s.bias.nbytes if s.bias is not None else 0) + 8 * len(s.multiplier)
+            elif isinstance(s, Lookup):
+                n += s.table.nbytes
+            elif isinstance(s, (Add, Mul)):
+                n += sum(o.const.nbytes for o in (s.a, s.b) if o.const is not None)
         return n
 
 
@@ -317,22 +618,25 @@ def parse(buf: bytes, where: str = "model") -> tflite_model.Model:
     return m
 
 
-def build(model: tflite_model.Model | bytes, where: str = "model", model_hash: str | None = None) -> Plan:
+def build(model: tflite_model.Model | bytes, where: str = "model", model_hash: str | None = None,
+          signature: dict | None = None) -> Plan:
     """The plan for a parsed model (or .tflite bytes). ExportError/UsageError, one line, if the
-    runtime cannot run it exactly."""
+    runtime cannot run it exactly. `signature`: the model's signature.json (docs/state.md);
+    None or {"kind": "window"} for a window model."""
     if isinstance(model, (bytes, bytearray)):
         model_hash = model_hash or sha256_bytes(bytes(model))[:16]
         model = parse(bytes(model), where)
     m = model
     _check_int8_model(m, where)
     _check_ops(m, where)
-    if len(m.inputs) != 1 or len(m.outputs) != 1:
-        raise ExportError(f"{where}: {len(m.inputs)} inputs and {len(m.outputs)} outputs; the runtime runs "
-                          "single-step models with one input (token ids) and one output (logits)")
-    tin, tout = m.tensors[m.inputs[0]], m.tensors[m.outputs[0]]
+    token_pos, logits_pos, state_specs = _signature(m, signature, where)
+    tin, tout = m.tensors[m.inputs[token_pos]], m.tensors[m.outputs[logits_pos]]
     if tin.dtype != "INT32" or len(tin.shape) != 2 or tin.shape[0] != 1 or tin.shape[1] < 1:
         raise ExportError(f"{where}: input {tin.name!r} is {tin.dtype} {list(tin.shape)}; the runtime expects "
                           "int32 token ids [1, K]")
+    if state_specs and tuple(tin.shape) != (1, 1):
+        raise ExportError(f"{where}: token input {tin.name!r} is {list(tin.shape)}; a step model reads one token "
+                          "[1, 1] (docs/state.md)")
     if tout.dtype != "INT8" or len(tout.shape) != 2 or tout.shape[0] != 1 or tout.shape[1] < 1:
         raise ExportError(f"{where}: output {tout.name!r} is {tout.dtype} {list(tout.shape)}; the runtime expects "
                           "int8 logits [1, V] (set inference_output_type to int8)")
@@ -344,17 +648,113 @@ def build(model: tflite_model.Model | bytes, where: str = "model", model_hash: s
     counts: dict[str, int] = {}
     for op in m.ops:
         counts[op.name] = counts.get(op.name, 0) + 1
-        if op.name == "GATHER":
-            steps.append(_gather(m, op, buffers, where))
-        elif op.name == "RESHAPE":
-            steps.append(_reshape(m, op, buffers, where))
-        else:
-            steps.append(_fully_connected(m, op, buffers, where))
+        steps.append(_step(m, op, buffers, where))
+    states = [_state(m, spec, buffers, where) for spec in state_specs]
+    control = _state_blocks(states, len(m.ops), buffers)
     arena, persistent = place(list(buffers.values()))
     return Plan(steps=steps, buffers=buffers, arena_bytes=arena, persistent_bytes=persistent,
-                input=buffers[m.inputs[0]], output=buffers[m.outputs[0]],
+                input=buffers[m.inputs[token_pos]], output=buffers[m.outputs[logits_pos]],
                 output_scale=float(tout.scale[0]), output_zero_point=int(tout.zero_point[0]),
-                model_hash=model_hash or "unknown", description=m.description, op_counts=counts)
+                model_hash=model_hash or "unknown", description=m.description, op_counts=counts,
+                states=states, control=control)
+
+
+def _step(m: tflite_model.Model, op: tflite_model.Op, buffers: dict[int, Buffer], where: str) -> Step:
+    if op.name == "GATHER":
+        return _gather(m, op, buffers, where)
+    if op.name == "RESHAPE":
+        return _reshape(m, op, buffers, where)
+    if op.name in ("ADD", "SUB"):
+        return _add(m, op, buffers, where)
+    if op.name == "MUL":
+        return _mul(m, op, buffers, where)
+    if op.name in ("LOGISTIC", "TANH"):
+        return _lookup(m, op, buffers, where)
+    return _fully_connected(m, op, buffers, where)
+
+
+def op_step(model: tflite_model.Model | bytes, index: int = 0, where: str = "model") -> Step:
+    """The Step (kernel and constants) of one op of any int8 model, outside a whole plan (no
+    arena offsets): the kernel tests run single-op models through it."""
+    m = parse(bytes(model), where) if isinstance(model, (bytes, bytearray)) else model
+    _check_ops(m, where)
+    return _step(m, m.ops[index], _lifetimes(m), where)
+
+
+MAX_DELAY = 1 << 16
+
+
+def _signature(m: tflite_model.Model, sig: dict | None, where: str) -> tuple[int, int, list[dict]]:
+    """(token input position, logits output position, state specs) from signature.json."""
+    fix = "re-run 'tlmc quantize' (it writes quantize/signature.json, docs/state.md)"
+    kind = (sig or {}).get("kind", "window")
+    if kind == "window":
+        if len(m.inputs) != 1 or len(m.outputs) != 1:
+            raise ExportError(f"{where}: {len(m.inputs)} inputs and {len(m.outputs)} outputs but no step-model "
+                              f"signature; the runtime runs a window model (one input: token ids, one output: "
+                              f"logits) or a step model described by signature.json; {fix}")
+        return 0, 0, []
+    if kind != "step":
+        raise ExportError(f"{where}: signature kind {kind!r} is neither 'window' nor 'step'; {fix}")
+    try:
+        tok, logits = int(sig["token_input"]), int(sig["logits_output"])
+        specs = [{"name": str(st.get("name", f"s{i}")), "input": int(st["input"]), "output": int(st["output"]),
+                  "delay": int(st.get("delay", 1))} for i, st in enumerate(sig["states"])]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ExportError(f"{where}: step signature is malformed ({type(e).__name__}: {e}); {fix}") from None
+    ins = [tok] + [st["input"] for st in specs]
+    outs = [logits] + [st["output"] for st in specs]
+    if sorted(ins) != list(range(len(m.inputs))):
+        raise ExportError(f"{where}: step signature names inputs {ins} but the model has {len(m.inputs)}: each "
+                          f"input must be the token or one state; {fix}")
+    if sorted(outs) != list(range(len(m.outputs))):
+        raise ExportError(f"{where}: step signature names outputs {outs} but the model has {len(m.outputs)}: each "
+                          f"output must be the logits or one state; {fix}")
+    if not specs:
+        raise ExportError(f"{where}: step signature without states; export a window model instead")
+    for st in specs:
+        if not 1 <= st["delay"] <= MAX_DELAY:
+            raise ExportError(f"{where}: state {st['name']!r} has delay {st['delay']} (1..{MAX_DELAY}); {fix}")
+    return tok, logits, specs
+
+
+def _state(m: tflite_model.Model, spec: dict, buffers: dict[int, Buffer], where: str) -> State:
+    ti, to = m.tensors[m.inputs[spec["input"]]], m.tensors[m.outputs[spec["output"]]]
+    name = spec["name"]
+    for t, what in ((ti, "input"), (to, "output")):
+        if t.dtype != "INT8" or len(t.shape) != 2 or t.shape[0] != 1 or len(t.scale) == 0:
+            raise ExportError(f"{where}: state {name!r} {what} {t.name!r} is {t.dtype} {list(t.shape)}; states are "
+                              "quantized int8 [1, n] (docs/state.md)")
+    if ti.shape != to.shape:
+        raise ExportError(f"{where}: state {name!r} is {list(ti.shape)} in but {list(to.shape)} out; they must match")
+    b_in, b_out = buffers[m.inputs[spec["input"]]], buffers[m.outputs[spec["output"]]]
+    root = b_out.alias_of if b_out.alias_of is not None else b_out.tensor
+    if buffers[root].persistent:
+        raise ExportError(f"{where}: state {name!r} output {to.name!r} is a model input passed through; "
+                          "compute the state in the model or drop it")
+    s_in, zp_in = float(ti.scale[0]), int(ti.zero_point[0])
+    s_out, zp_out = float(to.scale[0]), int(to.zero_point[0])
+    requant = None
+    if s_in != s_out or zp_in != zp_out:
+        mult, shift = quantize_multiplier(s_out / s_in)
+        requant = Requantize(input_offset=-zp_out, output_offset=zp_in, multiplier=mult, shift=shift)
+    return State(name=name, input=b_in, output=b_out, delay=spec["delay"], zero=zp_in, requantize=requant)
+
+
+def _state_blocks(states: list[State], n_ops: int, buffers: dict[int, Buffer]) -> Buffer | None:
+    """Persistent arena blocks beside the state inputs: each ring (delay - 1 entries) and the
+    control words (pending flag + one ring head per state). Keys < 0: they are no tensors."""
+    if not states:
+        return None
+    control = Buffer(-1, "<control: pending, ring heads>", "UINT32", (1 + len(states),), 4 * (1 + len(states)),
+                     first=-1, last=n_ops)
+    buffers[-1] = control
+    for i, s in enumerate(states):
+        if s.delay > 1:
+            s.ring = Buffer(-2 - i, f"<ring of state {s.name}>", "INT8", (s.delay - 1, s.size), (s.delay - 1) * s.size,
+                            first=-1, last=n_ops)
+            buffers[s.ring.tensor] = s.ring
+    return control
 
 
 def _lifetimes(m: tflite_model.Model) -> dict[int, Buffer]:
@@ -492,6 +892,107 @@ def _fully_connected(m, op, buffers, where) -> FullyConnected:
         activation=act, input=buffers[op.inputs[0]], out=buffers[op.outputs[0]])
 
 
+def _operand(m, op, k: int, n: int, buffers, where) -> tuple[Operand, float, int]:
+    """Input k of an elementwise op: an arena tensor or an int8 constant of n elements or one
+    (broadcast); with its scale and zero point."""
+    t = m.tensors[op.inputs[k]]
+    if t.dtype != "INT8":
+        raise _fail(where, op, f"input {t.name!r} is {t.dtype}", "the runtime's elementwise ops are int8")
+    scale, zp = _quant(t, where, op)
+    size = _numel(t.shape)
+    if size not in (n, 1):
+        raise _fail(where, op, f"input {t.name!r} {list(t.shape)} broadcasts to {n} elements",
+                    "the runtime broadcasts only equal sizes or a single element")
+    if t.is_const:
+        return Operand(None, t.data.reshape(-1).astype(np.int8), t.name, size), scale, zp
+    return Operand(buffers[op.inputs[k]], None, "", size), scale, zp
+
+
+def _binary(m, op, where):
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        raise _fail(where, op, f"{len(op.inputs)} inputs, {len(op.outputs)} outputs (expected 2 and 1)")
+    out = m.tensors[op.outputs[0]]
+    if out.dtype != "INT8":
+        raise _fail(where, op, f"output {out.name!r} is {out.dtype}", "the runtime's elementwise ops are int8")
+    act = op.options.get("fusedActivationFunction", "NONE")
+    if act not in _ACT_BOUNDS:
+        raise _fail(where, op, f"fused activation {act}", "use NONE, RELU, RELU6 or RELU_N1_TO_1")
+    n = _numel(out.shape)
+    if max(_numel(m.tensors[i].shape) for i in op.inputs) != n:
+        raise _fail(where, op, f"output {out.name!r} {list(out.shape)} is not the size of its inputs")
+    out_scale, out_zp = _quant(out, where, op)
+    lo, hi = activation_range(act, out_scale, out_zp)
+    return out, act, n, out_scale, out_zp, lo, hi
+
+
+def _add(m, op, buffers, where) -> Add:
+    """ADD / SUB: CalculateOpDataAdd (ratios in double) / CalculateOpDataSub (ratios in float32).
+    Both inputs are rescaled to twice the larger input scale with 20 bits of headroom."""
+    out, act, n, out_scale, out_zp, lo, hi = _binary(m, op, where)
+    a, s1, z1 = _operand(m, op, 0, n, buffers, where)
+    b, s2, z2 = _operand(m, op, 1, n, buffers, where)
+    left_shift = 20  # int8; TFLM uses 15 for int16
+    f1, f2 = np.float32(s1), np.float32(s2)
+    if op.name == "ADD":
+        twice_max = 2.0 * float(max(f1, f2))
+        reals = (float(f1) / twice_max, float(f2) / twice_max, twice_max / ((1 << left_shift) * out_scale))
+    else:  # sub_common.cc declares twice_max_input_scale a float and divides in float
+        twice = np.float32(2.0) * max(f1, f2)
+        reals = (float(np.float32(f1 / twice)), float(np.float32(f2 / twice)),
+                 float(np.float32(twice / (np.float32(1 << left_shift) * np.float32(out_scale)))))
+    quantized = []
+    for what, real in zip(("input 1", "input 2", "output"), reals):
+        mult, shift = quantize_multiplier(real)
+        if not 0.0 < real < 1.0 or shift > 0:  # QuantizeMultiplierSmallerThanOneExp's checks (TFLM aborts)
+            raise _fail(where, op, f"{what} rescale {real:.6g} is not below 1 (output scale {out_scale:.6g} is "
+                        f"too small for input scales {s1:.6g}, {s2:.6g})", "TFLM refuses it too; re-export the model")
+        quantized.append((mult, shift))
+    (m1, sh1), (m2, sh2), (mo, sho) = quantized
+    return Add(op=op.index, name=out.name, subtract=op.name == "SUB", a=a, b=b, n=n, a_offset=-z1, b_offset=-z2,
+               left_shift=left_shift, a_multiplier=m1, a_shift=sh1, b_multiplier=m2, b_shift=sh2,
+               output_multiplier=mo, output_shift=sho, output_offset=out_zp, act_min=lo, act_max=hi,
+               activation=act, out=buffers[op.outputs[0]])
+
+
+def _mul(m, op, buffers, where) -> Mul:
+    """MUL: CalculateOpDataMul, real multiplier in1_scale * in2_scale / out_scale in double."""
+    out, act, n, out_scale, out_zp, lo, hi = _binary(m, op, where)
+    a, s1, z1 = _operand(m, op, 0, n, buffers, where)
+    b, s2, z2 = _operand(m, op, 1, n, buffers, where)
+    mult, shift = quantize_multiplier(float(s1) * float(s2) / float(out_scale))
+    return Mul(op=op.index, name=out.name, a=a, b=b, n=n, a_offset=-z1, b_offset=-z2, output_multiplier=mult,
+               output_shift=shift, output_offset=out_zp, act_min=lo, act_max=hi, activation=act,
+               out=buffers[op.outputs[0]])
+
+
+# the output quantization TFLM's int8 kernels assume (LOGISTIC checks the zero point only,
+# TANH nothing; the converter always writes these)
+_LOOKUP_OUTPUT = {"LOGISTIC": (1.0 / 256, -128), "TANH": (1.0 / 128, 0)}
+
+
+def _lookup(m, op, buffers, where) -> Lookup:
+    if len(op.inputs) != 1 or len(op.outputs) != 1:
+        raise _fail(where, op, f"{len(op.inputs)} inputs, {len(op.outputs)} outputs (expected 1 and 1)")
+    x, out = m.tensors[op.inputs[0]], m.tensors[op.outputs[0]]
+    if x.dtype != "INT8" or out.dtype != "INT8" or x.is_const:
+        raise _fail(where, op, f"{x.dtype} {'constant ' if x.is_const else ''}-> {out.dtype}",
+                    "the runtime's LOGISTIC and TANH are int8 in, int8 out")
+    if _numel(x.shape) != _numel(out.shape):
+        raise _fail(where, op, f"input {list(x.shape)} and output {list(out.shape)} differ in size")
+    in_scale, in_zp = _quant(x, where, op)
+    out_scale, out_zp = _quant(out, where, op)
+    want_scale, want_zp = _LOOKUP_OUTPUT[op.name]
+    if out_zp != want_zp or not math.isclose(out_scale, want_scale, rel_tol=1e-6):
+        raise _fail(where, op, f"output {out.name!r} has scale {out_scale:.6g} and zero point {out_zp}; TFLM's int8 "
+                    f"{op.name} produces scale {want_scale:.6g} and zero point {want_zp} whatever the tensor says")
+    try:
+        table = activation_table(op.name, in_scale, in_zp)
+    except ValueError as e:
+        raise _fail(where, op, str(e)) from None
+    return Lookup(op=op.index, name=out.name, function=op.name, table=table, n=_numel(x.shape),
+                  input=buffers[op.inputs[0]], out=buffers[op.outputs[0]])
+
+
 # ---------------------------------------------------------------------------------------------
 # Static memory plan
 
@@ -516,8 +1017,8 @@ def place(buffers: list[Buffer]) -> tuple[int, int]:
                        max(x.last for x in members), root))
     offset = 0
     fixed: dict[int, int] = {}
-    for size, first, _last, root in sorted(blocks, key=lambda k: k[3]):
-        if first < 0:
+    for size, first, _last, root in sorted(blocks, key=lambda k: (k[3] < 0, abs(k[3]))):
+        if first < 0:  # model inputs first (the window at 0), then state control words and rings
             fixed[root] = offset
             offset += _align(size)
     persistent = offset
@@ -548,15 +1049,136 @@ def place(buffers: list[Buffer]) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# A Python run of the plan: the same integer steps as firmware/tlm_kernels.c
+# The embedding ring (window models): copy one embedding row per token, not K per step
 
-def reference_forward(plan: Plan, ids: np.ndarray) -> np.ndarray:
-    """int8 logits [V] for one window of K ids, computed from the plan alone."""
+
+@dataclass
+class EmbeddingRing:
+    """The window's embedding rows kept in the arena from step to step (docs/runtime.md): the
+    runtime's tlm_push copies the new id's row (twice: the ring is mirrored so the K rows are
+    always contiguous) and the plan's FULLY_CONNECTED steps read them in place."""
+
+    gather: Gather  # the GATHER the ring replaces (its table, row length)
+    buffer: Buffer  # persistent: uint32 head + (2K, E) int8 rows
+    readers: list[int]  # ops (FULLY_CONNECTED) that read the window's rows from the ring
+
+
+def _reads(step) -> list[Buffer]:
+    """The arena buffers a step reads (its `out` excluded)."""
+    found = []
+    for f in fields(step):
+        v = getattr(step, f.name)
+        if f.name != "out" and isinstance(v, Buffer):
+            found.append(v)
+        elif isinstance(v, Operand) and v.buffer is not None:
+            found.append(v.buffer)
+    return found
+
+
+def use_embedding_ring(p: Plan) -> bool:
+    """Replace the window's GATHER by an embedding ring where that is exact: a window model
+    whose K ids feed one GATHER and whose gathered rows (through RESHAPEs) are read only by
+    FULLY_CONNECTED steps, never the output. Then the GATHER emits no code, its output leaves
+    the activation area and the ring (4 + 2*K*E bytes) joins the persistent part: more arena,
+    K - 1 fewer row copies per token. Re-places the arena; True if the plan changed."""
+    if p.kind != "window" or p.ring is not None:
+        return False
+
     def root(b: Buffer) -> int:
         return b.alias_of if b.alias_of is not None else b.tensor
 
+    gathers = [s for s in p.steps if isinstance(s, Gather) and root(s.ids) == root(p.input)]
+    if len(gathers) != 1 or gathers[0].n_ids != p.context:
+        return False
+    g = gathers[0]
+    rows = root(g.out)
+    if rows == root(p.output):
+        return False
+    readers = []
+    for s in p.steps:
+        if s is g or isinstance(s, Reshape):
+            continue
+        if any(root(b) == rows for b in _reads(s)):
+            if not isinstance(s, FullyConnected) or root(s.input) != rows:
+                return False
+            readers.append(s.op)
+    if not readers:
+        return False
+    size = 4 + 2 * p.context * g.row_len
+    ring = Buffer(-1000, "<embedding ring: head, 2K rows>", "UINT8", (size,), size, first=-1, last=len(p.steps))
+    for key in [k for k, b in p.buffers.items() if root(b) == rows]:
+        del p.buffers[key]
+    p.buffers[ring.tensor] = ring
+    p.arena_bytes, p.persistent_bytes = place(list(p.buffers.values()))
+    p.ring = EmbeddingRing(gather=g, buffer=ring, readers=readers)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# A Python run of the plan: the same integer steps as firmware/tlm_kernels.c
+
+def _root(b: Buffer) -> int:
+    return b.alias_of if b.alias_of is not None else b.tensor
+
+
+def requantize(q: np.ndarray, r: Requantize) -> np.ndarray:
+    """A state output in its state input's quantization (docs/state.md)."""
+    out = [r.output_offset + multiply_by_quantized_multiplier(int(v) + r.input_offset, r.multiplier, r.shift)
+           for v in np.asarray(q).reshape(-1)]
+    return np.clip(np.array(out, np.int64), -128, 127)
+
+
+def reference_sequence(plan: Plan, ids) -> np.ndarray:
+    """A step model run over a token sequence from the zero state (docs/state.md, "A
+    sequence"): int8 logits after every token [T, V], states carried through rings as the C
+    runtime carries them."""
+    history = [[np.full(s.size, s.zero, np.int64)] * s.delay for s in plan.states]  # oldest first
+    rows = []
+    for token in ids:
+        logits, outs = reference_forward(plan, [token], [h[0] for h in history], return_states=True)
+        for s, h, v in zip(plan.states, history, outs):
+            h.append(requantize(v, s.requantize) if s.requantize is not None else v)
+            del h[0]
+        rows.append(logits)
+    return np.stack(rows) if rows else np.zeros((0, plan.vocab), np.int8)
+
+
+def reference_forward(plan: Plan, ids: np.ndarray, states: list[np.ndarray] | None = None,
+                      return_states: bool = False):
+    """int8 logits [V] for one window of K ids (a step model: one id, and the value of each
+    state input, zero state by default), computed from the plan alone. With return_states,
+    (logits, [state outputs])."""
+    root = _root
     vals = {root(plan.input): np.asarray(ids, np.int64).reshape(-1)}
+    for i, st in enumerate(plan.states):
+        v = np.full(st.size, st.zero, np.int64) if states is None else np.asarray(states[i], np.int64).reshape(-1)
+        vals[root(st.input)] = v
+
+    def operand(o: Operand, n: int) -> np.ndarray:
+        v = o.const.astype(np.int64) if o.const is not None else vals[root(o.buffer)]
+        return np.broadcast_to(v, (n,)) if o.size == 1 else v
+
     for s in plan.steps:
+        if isinstance(s, Add):
+            a, b = operand(s.a, s.n) + s.a_offset, operand(s.b, s.n) + s.b_offset
+            out = np.empty(s.n, np.int64)
+            for i in range(s.n):
+                x = multiply_by_quantized_multiplier(int(a[i]) << s.left_shift, s.a_multiplier, s.a_shift)
+                y = multiply_by_quantized_multiplier(int(b[i]) << s.left_shift, s.b_multiplier, s.b_shift)
+                v = multiply_by_quantized_multiplier(x - y if s.subtract else x + y, s.output_multiplier,
+                                                     s.output_shift)
+                out[i] = min(max(v + s.output_offset, s.act_min), s.act_max)
+            vals[root(s.out)] = out
+            continue
+        if isinstance(s, Mul):
+            a, b = operand(s.a, s.n) + s.a_offset, operand(s.b, s.n) + s.b_offset
+            out = np.array([multiply_by_quantized_multiplier(int(x) * int(y), s.output_multiplier, s.output_shift)
+                            for x, y in zip(a, b)], np.int64)
+            vals[root(s.out)] = np.clip(out + s.output_offset, s.act_min, s.act_max)
+            continue
+        if isinstance(s, Lookup):
+            vals[root(s.out)] = s.table[vals[root(s.input)] + 128].astype(np.int64)
+            continue
         if isinstance(s, Gather):
             idx = vals[root(s.ids)]
             if np.any((idx < 0) | (idx >= s.rows)):
@@ -573,4 +1195,7 @@ def reference_forward(plan: Plan, ids: np.ndarray) -> np.ndarray:
                 v = multiply_by_quantized_multiplier(int(acc[c]), int(s.multiplier[k]), int(s.shift[k]))
                 out[c] = min(max(v + s.output_offset, s.act_min), s.act_max)
             vals[root(s.out)] = out
-    return vals[root(plan.output)].astype(np.int8)
+    logits = vals[root(plan.output)].astype(np.int8)
+    if return_states:
+        return logits, [vals[root(st.output)].astype(np.int8) for st in plan.states]
+    return logits

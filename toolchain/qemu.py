@@ -142,8 +142,9 @@ def _stop_owned() -> None:
 
 
 def qemu_command(elf: Path, machine: str, port: int, *, icount: bool = True,
-                 semihosting: bool = False) -> list[str]:
-    """The QEMU command line for `elf` on `machine`, UART 0 on 127.0.0.1:port."""
+                 semihosting: bool = False, extra_args: tuple[str, ...] = ()) -> list[str]:
+    """The QEMU command line for `elf` on `machine`, UART 0 on 127.0.0.1:port; `extra_args`
+    go last (e.g. `-plugin` for bench/qemu_plugin)."""
     # nodelay: without it a short line's round trip is ~44 ms (Nagle), with it ~0.3 ms.
     # wait=off: the firmware runs at once; what it prints before a client connects is lost.
     cmd = [_qemu_exe(), "-M", machine, "-nographic", "-monitor", "none",
@@ -153,11 +154,12 @@ def qemu_command(elf: Path, machine: str, port: int, *, icount: bool = True,
         cmd += ["-icount", "shift=0"]
     if semihosting:
         cmd += ["-semihosting-config", "enable=on,target=native"]
-    return cmd
+    return cmd + list(extra_args)
 
 
 def start(elf: Path, machine: str, *, port: int | None = None, state_dir: Path,
           icount: bool = True, semihosting: bool = False, detach: bool = False,
+          extra_args: tuple[str, ...] = (),
           timeout: float = READY_TIMEOUT_S) -> Emulator:
     """Start QEMU `machine` (e.g. "mps2-an386", "microbit") with `elf`, and return once its
     UART's TCP port accepts connections.
@@ -177,7 +179,7 @@ def start(elf: Path, machine: str, *, port: int | None = None, state_dir: Path,
     attempts = 1 if port is not None else PORT_ATTEMPTS
     for attempt in range(attempts):
         chosen = port if port is not None else _free_port()
-        emu = _launch(elf, machine, chosen, state_dir, icount=icount, semihosting=semihosting,
+        emu = _launch(elf, machine, chosen, state_dir, icount=icount, semihosting=semihosting, extra_args=extra_args,
                       detach=detach)
         try:
             _wait_ready(emu, timeout)
@@ -260,9 +262,9 @@ def _die_with_parent():
     return preexec
 
 
-def _launch(elf: Path, machine: str, port: int, state_dir: Path, *, icount: bool,
+def _launch(elf: Path, machine: str, port: int, state_dir: Path, *, icount: bool, extra_args: tuple[str, ...] = (),
             semihosting: bool, detach: bool) -> Emulator:
-    cmd = qemu_command(elf, machine, port, icount=icount, semihosting=semihosting)
+    cmd = qemu_command(elf, machine, port, icount=icount, semihosting=semihosting, extra_args=extra_args)
     log_path = state_dir / LOG_FILE
     with open(log_path, "wb") as log:
         log.write((" ".join(cmd) + "\n").encode())

@@ -58,15 +58,19 @@ def _config_value(config_h: Path, name: str) -> str:
     return m.group(1)
 
 
-def _sources(port: str) -> list[Path]:
-    """The hand-written files a sketch carries: runtime + protocol, and the port's glue."""
+def _sources(port: str, kernels: str, core: str) -> list[Path]:
+    """The hand-written files a sketch carries: runtime + protocol, the kernel set's files for
+    the core (firmware/kernels/, flattened), and the port's glue."""
+    from .compile import KERNELS_DIR, kernel_sources
+
     folder = FIRMWARE / "ports" / port
     if not folder.is_dir():
         raise UsageError(f"no firmware port folder firmware/ports/{port}")
     runtime = sorted(p for p in FIRMWARE.iterdir() if p.is_file() and p.name.startswith("tlm_")
                      and p.suffix in (".c", ".h"))
+    kernel = kernel_sources(kernels, core) + sorted(KERNELS_DIR.glob("*.h"))
     glue = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
-    return runtime + glue
+    return runtime + kernel + glue
 
 
 def write_sketch(out_dir: Path, board: Board, project_name: str) -> Path:
@@ -93,7 +97,8 @@ def write_sketch(out_dir: Path, board: Board, project_name: str) -> Path:
         board=board.id, fqbn=board.get("fqbn") or "no fqbn in the board file")
     atomic_write_text(folder / ino, text)
     keep = {ino}
-    for src in _sources(board["port"]) + [out_dir / n for n in SKETCH_GENERATED]:
+    sources = _sources(board["port"], _config_value(config_h, "TLM_KERNELS"), board["core"])
+    for src in sources + [out_dir / n for n in SKETCH_GENERATED]:
         if src.name in keep:
             raise UsageError(f"{src}: a second file named {src.name} in the sketch; rename one")
         atomic_write_bytes(folder / src.name, src.read_bytes())

@@ -3,7 +3,9 @@
  *   tlm --selftest        run the embedded golden vectors (TFLM's outputs) through the runtime
  *   tlm --generate --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]
  *                         print N generated tokens' text (docs/sampling.md)
- *   tlm --logits          for each stdin line of K ids, print the V int8 logits
+ *   tlm --logits          for each stdin line of K ids, print the V int8 logits; a step model
+ *                         (docs/state.md): each line is a sequence run from the zero state
+ *                         (the first id replaces the <pad> start), one line of logits per id
  *   tlm --bench N         run N steps and print steps per second
  *   tlm --info            print the model's sizes and hash
  *   tlm --serve           speak the serial protocol (docs/protocol.md) on stdin/stdout
@@ -60,82 +62,155 @@ static int fail(const char *what, TlmStatus status) {
 /* ----------------------------------------------------------------------------------------- */
 /* --selftest                                                                                */
 
-static int run_selftest(Tlm *tlm) {
-    int32_t v;
+/* 0 if the logits equal the golden row, else 1 after saying where they differ (a step
+ * model's rows also name the step; step < 0 for a window model). */
+static int compare_row(const int8_t *got, const int8_t *want, long vector, long step) {
     int32_t i;
-    for (v = 0; v < tlm_golden_count; v++) {
-        const int8_t *logits = NULL;
-        const int8_t *want = tlm_golden_outputs + (size_t)v * TLM_VOCAB;
-        TlmStatus status = TLM_OK;
-        for (i = 0; i < TLM_CONTEXT && status == TLM_OK; i++) {
-            status = tlm_push(tlm, tlm_golden_inputs[(size_t)v * TLM_CONTEXT + (size_t)i]);
-        }
-        if (status == TLM_OK) {
-            status = tlm_step(tlm, &logits);
-        }
-        if (status != TLM_OK) {
-            printf("selftest: vector %ld fails: %s\n", (long)v, tlm_status_text(status));
+    for (i = 0; i < TLM_VOCAB; i++) {
+        if (got[i] != want[i]) {
+            if (step >= 0) {
+                printf("selftest: vector %ld step %ld differs at byte %ld: got %d, want %d\n", vector, step, (long)i,
+                       (int)got[i], (int)want[i]);
+            } else {
+                printf("selftest: vector %ld differs at byte %ld: got %d, want %d\n", vector, (long)i, (int)got[i],
+                       (int)want[i]);
+            }
             return 1;
         }
-        for (i = 0; i < TLM_VOCAB; i++) {
-            if (logits[i] != want[i]) {
-                printf("selftest: vector %ld differs at byte %ld: got %d, want %d\n", (long)v, (long)i,
-                       (int)logits[i], (int)want[i]);
+    }
+    return 0;
+}
+
+/* Window model: each vector is K ids and one row of logits. Step model: each vector is a
+ * sequence of tlm_golden_len ids run from the zero state, one row of logits per id. */
+static int run_selftest(Tlm *tlm) {
+    const int32_t len = tlm_golden_len;
+    const int steps = tlm_model.n_states > 0;
+    int32_t v;
+    int32_t t;
+    for (v = 0; v < tlm_golden_count; v++) {
+        const int32_t *ids = tlm_golden_inputs + (size_t)v * (size_t)len;
+        for (t = 0; t < (steps ? len : 1); t++) {
+            const int8_t *logits = NULL;
+            const int8_t *want = tlm_golden_outputs + ((size_t)v * (size_t)(steps ? len : 1) + (size_t)t) * TLM_VOCAB;
+            TlmStatus status = TLM_OK;
+            int32_t i;
+            if (steps) {
+                status = t == 0 ? tlm_restart(tlm, ids[0]) : tlm_push(tlm, ids[t]);
+            } else {
+                for (i = 0; i < len && status == TLM_OK; i++) {
+                    status = tlm_push(tlm, ids[i]);
+                }
+            }
+            if (status == TLM_OK) {
+                status = tlm_step(tlm, &logits);
+            }
+            if (status != TLM_OK) {
+                printf("selftest: vector %ld fails at id %ld: %s\n", (long)v, (long)t, tlm_status_text(status));
+                return 1;
+            }
+            if (compare_row(logits, want, (long)v, steps ? (long)t : -1L) != 0) {
                 return 1;
             }
         }
     }
-    printf("selftest: %ld/%ld vectors equal\n", (long)tlm_golden_count, (long)tlm_golden_count);
+    if (steps) {
+        printf("selftest: %ld/%ld vectors equal (%ld steps)\n", (long)tlm_golden_count, (long)tlm_golden_count,
+               (long)tlm_golden_count * (long)len);
+    } else {
+        printf("selftest: %ld/%ld vectors equal\n", (long)tlm_golden_count, (long)tlm_golden_count);
+    }
     return 0;
 }
 
 /* ----------------------------------------------------------------------------------------- */
 /* --logits                                                                                  */
 
+static void print_logits(const int8_t *logits) {
+    int32_t i;
+    for (i = 0; i < TLM_VOCAB; i++) {
+        printf(i + 1 < TLM_VOCAB ? "%d " : "%d\n", (int)logits[i]);
+    }
+}
+
+/* The ids of one line (at most `max`); their count, or -1 (and a message) for bad input. */
+static long parse_ids(const char *line, long line_no, int32_t *ids, long max) {
+    const char *at = line;
+    long n = 0;
+    for (;;) {
+        char *end = NULL;
+        long id;
+        errno = 0;
+        id = strtol(at, &end, 10);
+        if (end == at) {
+            break;
+        }
+        if (n >= max) {
+            fprintf(stderr, "tlm: line %ld: more than %ld ids\n", line_no, max);
+            return -1;
+        }
+        if (errno != 0 || id < 0 || id >= TLM_VOCAB) {
+            fprintf(stderr, "tlm: line %ld: id %ld: %s (0..%d)\n", line_no, id, tlm_status_text(TLM_ERR_TOKEN),
+                    TLM_VOCAB - 1);
+            return -1;
+        }
+        ids[n++] = (int32_t)id;
+        at = end;
+    }
+    while (*at == ' ' || *at == '\t' || *at == '\r' || *at == '\n') {
+        at++;
+    }
+    if (*at != '\0') {
+        fprintf(stderr, "tlm: line %ld: expected space-separated ids\n", line_no);
+        return -1;
+    }
+    return n;
+}
+
 static int run_logits(Tlm *tlm) {
     static char line[LINE_MAX_BYTES];
+    static int32_t ids[LINE_MAX_BYTES / 2];
+    const int steps = tlm_model.n_states > 0;
     long line_no = 0;
     while (fgets(line, sizeof line, stdin) != NULL) {
         const int8_t *logits = NULL;
-        char *at = line;
-        int32_t n = 0;
-        int32_t i;
-        TlmStatus status;
+        long n;
+        long i;
+        TlmStatus status = TLM_OK;
         line_no++;
-        for (;;) {
-            char *end = NULL;
-            long id;
-            errno = 0;
-            id = strtol(at, &end, 10);
-            if (end == at) {
-                break;
-            }
-            if (errno != 0 || n >= TLM_CONTEXT) {
-                fprintf(stderr, "tlm: line %ld: more than %d ids\n", line_no, TLM_CONTEXT);
-                return 2;
-            }
-            status = tlm_push(tlm, (int32_t)(id < -1 ? -1 : id > TLM_VOCAB ? TLM_VOCAB : id));
-            if (status != TLM_OK) {
-                fprintf(stderr, "tlm: line %ld: id %ld: %s (0..%d)\n", line_no, id, tlm_status_text(status),
-                        TLM_VOCAB - 1);
-                return 2;
-            }
-            n++;
-            at = end;
-        }
-        while (*at == ' ' || *at == '\t' || *at == '\r' || *at == '\n') {
-            at++;
-        }
-        if (*at != '\0' || n != TLM_CONTEXT) {
-            fprintf(stderr, "tlm: line %ld: expected %d space-separated ids\n", line_no, TLM_CONTEXT);
+        n = parse_ids(line, line_no, ids, steps ? (long)(sizeof ids / sizeof ids[0]) : (long)TLM_CONTEXT);
+        if (n < 0) {
             return 2;
         }
-        status = tlm_step(tlm, &logits);
+        if (steps ? n < 1 : n != TLM_CONTEXT) {
+            if (steps) {
+                fprintf(stderr, "tlm: line %ld: expected a sequence of 1 or more space-separated ids\n", line_no);
+            } else {
+                fprintf(stderr, "tlm: line %ld: expected %d space-separated ids\n", line_no, TLM_CONTEXT);
+            }
+            return 2;
+        }
+        for (i = 0; i < n && status == TLM_OK; i++) {
+            if (steps) {  /* one row of logits per id */
+                status = i == 0 ? tlm_restart(tlm, ids[0]) : tlm_push(tlm, ids[i]);
+                if (status == TLM_OK) {
+                    status = tlm_step(tlm, &logits);
+                }
+                if (status == TLM_OK) {
+                    print_logits(logits);
+                }
+            } else {
+                status = tlm_push(tlm, ids[i]);
+            }
+        }
+        if (status == TLM_OK && !steps) {
+            status = tlm_step(tlm, &logits);
+            if (status == TLM_OK) {
+                print_logits(logits);
+            }
+        }
         if (status != TLM_OK) {
             return fail("step", status);
-        }
-        for (i = 0; i < TLM_VOCAB; i++) {
-            printf(i + 1 < TLM_VOCAB ? "%d " : "%d\n", (int)logits[i]);
         }
     }
     return 0;

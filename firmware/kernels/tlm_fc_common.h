@@ -1,0 +1,113 @@
+/* tlm_fc_common.h: what the optimized FULLY_CONNECTED kernels (layout TLM_FC_PACKED4) share:
+ * the argument checks, the output rescale, and the rare per-tensor weights zero point.
+ * Private to kernels/tlm_fc_portable.c and kernels/tlm_fc_dsp.c.
+ */
+#ifndef TLM_FC_COMMON_H
+#define TLM_FC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlm_kernels.h"
+
+/* The per-row code is inlined even at -Os (gcc would otherwise call it once per row). */
+#if defined(__GNUC__)
+#define FC_INLINE static inline __attribute__((always_inline))
+#else
+#define FC_INLINE static inline
+#endif
+
+/* TLM_OK if p describes a TLM_FC_PACKED4 layer the kernels can run. */
+static inline TlmStatus fc_check(const TlmFullyConnected *p, const int8_t *input, const int8_t *output) {
+    if (p == NULL || input == NULL || output == NULL || p->weights == NULL || p->rows == NULL ||
+        p->in_features < 1 || p->out_features < 1 || ((uintptr_t)p->weights & 3u) != 0u) {
+        return TLM_ERR_ARG;
+    }
+    return p->layout == TLM_FC_PACKED4 ? TLM_OK : TLM_ERR_MODEL;
+}
+
+/* weights_offset * sum(x): the one term of TFLM's sum the generator cannot fold, because it
+ * depends on the input. Zero for per-channel weights, which is what converters produce. */
+static inline uint32_t fc_input_term(const TlmFullyConnected *p, const int8_t *input) {
+    uint32_t sum = 0u;
+    int32_t d;
+    if (p->weights_offset == 0) {
+        return 0u;
+    }
+    for (d = 0; d < p->in_features; d++) {
+        sum += (uint32_t)(int32_t)input[d];
+    }
+    return (uint32_t)p->weights_offset * sum;
+}
+
+/* tlm_multiply_by_quantized_multiplier for multiplier >= 0 (the plan guarantees it), in fewer
+ * steps, same result: gemmlowp's SaturatingRoundingDoublingHighMul, trunc((a*m + nudge) / 2^31)
+ * with the sign-dependent nudge, equals floor((a*m + 2^30) / 2^31) for every a*m, and cannot
+ * saturate when m >= 0; then RoundingDivideByPOT (ties away from zero). */
+static inline int32_t fc_rescale(int32_t acc, int32_t multiplier, int32_t shift) {
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int64_t prod = (int64_t)(int32_t)((uint32_t)acc << left) * (int64_t)multiplier;
+    const int32_t high = (int32_t)((prod + ((int64_t)1 << 30)) >> 31);
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+    return (high >> right) + ((high & mask) > threshold ? 1 : 0);
+}
+
+/* The same for shift = -e < 0, the usual case, with both roundings in one 64-bit addition:
+ * with h = floor((P + 2^30) / 2^31), P = acc * m, RoundingDivideByPOT(h, e) =
+ * floor((h + 2^(e-1) - [h < 0]) / 2^e) = (P + 2^30 + 2^(30+e) - [h < 0] 2^31) >> (31 + e),
+ * and [acc < 0] may stand for [h < 0] (they differ only where both results are 0). The
+ * generator stores 2^30 + 2^(30+e) as round_lo/hi. The result is the high word of the sum
+ * shifted right by e - 1 = ~shift. */
+FC_INLINE int32_t fc_rescale_down(int32_t acc, const TlmFcRow *row) {
+    const int64_t round = (int64_t)(((uint64_t)(uint32_t)row->round_hi << 32) | row->round_lo);
+    const int64_t t = (int64_t)acc * row->multiplier + round - (acc < 0 ? ((int64_t)1 << 31) : 0);
+    return (int32_t)(t >> 32) >> row->not_shift;
+}
+
+/* The output clamp of one layer, copied out of the params: the kernels store int8 outputs,
+ * which may alias anything, so fields read through `p` would be reloaded for every row. */
+typedef struct {
+    const TlmFcRow *rows;       /* (C) */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+} FcOutput;
+
+static inline FcOutput fc_output(const TlmFullyConnected *p) {
+    FcOutput o;
+    o.rows = p->rows;
+    o.output_offset = p->output_offset;
+    o.act_min = p->act_min;
+    o.act_max = p->act_max;
+    return o;
+}
+
+/* output[c] from row c's dot product: bias, rescale, output zero point, clamp. */
+FC_INLINE void fc_store_row(const FcOutput *o, int32_t c, int32_t dot, int8_t *output) {
+    const TlmFcRow row = o->rows[c];
+    const int32_t sum = (int32_t)((uint32_t)row.bias + (uint32_t)dot);  /* wraps as TFLM's int32 */
+    int32_t out = row.not_shift >= 0 ? fc_rescale_down(sum, &row) : fc_rescale(sum, row.multiplier, ~row.not_shift);
+    out += o->output_offset;
+    out = out < o->act_min ? o->act_min : out;
+    out = out > o->act_max ? o->act_max : out;
+    output[c] = (int8_t)out;
+}
+
+/* output[c .. c + n) from a block's dot products, n <= 4 (the last block may be short). */
+static inline void fc_store(const FcOutput *o, int32_t c, int32_t n, const int32_t *dot, int8_t *output) {
+    int32_t r;
+    if (n == 4) {   /* straight-line: no loop per row */
+        fc_store_row(o, c, dot[0], output);
+        fc_store_row(o, c + 1, dot[1], output);
+        fc_store_row(o, c + 2, dot[2], output);
+        fc_store_row(o, c + 3, dot[3], output);
+        return;
+    }
+    for (r = 0; r < n; r++) {
+        fc_store_row(o, c + r, dot[r], output);
+    }
+}
+
+#endif /* TLM_FC_COMMON_H */
