@@ -243,6 +243,22 @@ static void cmd_push(TlmProtocol *p, char *rest) {
 /* LOGITS on a step model: from the zero state, run the ids in order (the first replaces the
  * <pad> start: a golden sequence begins with 0 itself), reply the last step's logits. The
  * ids were checked already; they are the `count` NUL-separated words from `w` to `end`. */
+/* If `st` is OK, run the step and reply `OK <V logits>`; else reply the error. */
+static void step_and_reply(TlmProtocol *p, TlmStatus st) {
+    const int8_t *logits = NULL;
+    if (st == TLM_OK) st = tlm_step(p->tlm, &logits);
+    if (st != TLM_OK) {
+        reply_err("model", tlm_status_text(st));
+        return;
+    }
+    put("OK");
+    for (int32_t i = 0; i < p->tlm->model->vocab; i++) {
+        put(" ");
+        put_i32(logits[i]);
+    }
+    put("\n");
+}
+
 static void logits_of_sequence(TlmProtocol *p, char *w, const char *end, int32_t count) {
     const TlmModel *m = p->tlm->model;
     TlmStatus st = TLM_OK;
@@ -253,18 +269,7 @@ static void logits_of_sequence(TlmProtocol *p, char *w, const char *end, int32_t
         w += strlen(w);
         st = i == 0 ? tlm_restart(p->tlm, id) : tlm_push(p->tlm, id);
     }
-    const int8_t *logits = NULL;
-    if (st == TLM_OK) st = tlm_step(p->tlm, &logits);
-    if (st != TLM_OK) {
-        reply_err("model", tlm_status_text(st));
-        return;
-    }
-    put("OK");
-    for (int32_t i = 0; i < m->vocab; i++) {
-        put(" ");
-        put_i32(logits[i]);
-    }
-    put("\n");
+    step_and_reply(p, st);
 }
 
 static void cmd_logits(TlmProtocol *p, char *rest) {
@@ -306,19 +311,7 @@ static void cmd_logits(TlmProtocol *p, char *rest) {
         parse_int(w, 0, m->vocab - 1, &p->tlm->window[i]);
         w += strlen(w);
     }
-    const int8_t *logits = NULL;
-    TlmStatus st = tlm_window_changed(p->tlm);    /* the embedding ring follows the window */
-    if (st == TLM_OK) st = tlm_step(p->tlm, &logits);
-    if (st != TLM_OK) {
-        reply_err("model", tlm_status_text(st));
-        return;
-    }
-    put("OK");
-    for (int32_t i = 0; i < m->vocab; i++) {
-        put(" ");
-        put_i32(logits[i]);
-    }
-    put("\n");
+    step_and_reply(p, tlm_window_changed(p->tlm));   /* the embedding ring follows the window */
 }
 
 /* The counter right after it ticks: starting an interval on a tick edge removes the phase of

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import interp, plan, quantize, tflite_model
+from toolchain import interp, plan, quantize, stream, tflite_model
 from toolchain.tfenv import tf as _tf
 
 
@@ -104,15 +104,8 @@ def conv_step(rng: np.random.Generator, vocab: int, embed: int, widths: list[int
 
 
 def step_signature(model: tflite_model.Model, states, vocab: int) -> dict:
-    """docs/state.md's signature for a converted step function whose inputs are (token,
-    states...) and whose outputs are sorted keys (a_logits, s00, s01, ...)."""
-    ins, outs = model.inputs, model.outputs
-    assert model.tensors[ins[0]].dtype == "INT32" and len(ins) == len(outs) == 1 + len(states)
-    assert tuple(model.tensors[outs[0]].shape) == (1, vocab)
-    for i, (_, width, _) in enumerate(states):
-        assert tuple(model.tensors[ins[1 + i]].shape) == tuple(model.tensors[outs[1 + i]].shape) == (1, width)
-    return {"kind": "step", "token_input": 0, "logits_output": 0,
-            "states": [{"name": n, "input": 1 + i, "output": 1 + i, "delay": d} for i, (n, _, d) in enumerate(states)]}
+    """docs/state.md's signature for a converted step function (toolchain.stream pairs them)."""
+    return stream.signature_for(model, list(states), vocab)
 
 
 def _check_order(step, float_buf: bytes, states, rng) -> None:
@@ -155,48 +148,16 @@ def convert_step(name: str, step, states, vocab: int, rng: np.random.Generator, 
 # ---------------------------------------------------------------------------------------------
 # The reference: TFLM, states carried per docs/state.md
 
-def requantize(q: np.ndarray, s_out: float, zp_out: int, s_in: float, zp_in: int) -> np.ndarray:
-    mult, shift = plan.quantize_multiplier(float(s_out) / float(s_in))
-    v = [zp_in + plan.multiply_by_quantized_multiplier(int(x) - zp_out, mult, shift) for x in q.reshape(-1)]
-    return np.clip(np.array(v), -128, 127).astype(np.int8).reshape(q.shape)
+requantize = stream.requantize  # the reference arithmetic lives in toolchain/stream.py
 
 
-class TflmStepper:
+class TflmStepper(stream.StepRunner):
     """A step model in TFLM's interpreter with its states carried as docs/state.md says."""
 
     def __init__(self, buf: bytes, sig: dict):
-        self.it = interp.tflm(buf)
-        m = tflite_model.parse(buf)
-        self.sig = sig
-        self.states = []
-        for st in sig["states"]:
-            ti, to = m.tensors[m.inputs[st["input"]]], m.tensors[m.outputs[st["output"]]]
-            q_in = (float(ti.scale[0]), int(ti.zero_point[0]))
-            q_out = (float(to.scale[0]), int(to.zero_point[0]))
-            self.states.append((st, ti.shape, q_in, q_out))
-        self.requantized = sum(q_in != q_out for _, _, q_in, q_out in self.states)
-        self.reset()
+        super().__init__(buf, sig, "tflm")
+        self.requantized = self.requantized_states
 
-    def reset(self) -> None:
-        self.rings = [[np.full(shape, q_in[1], np.int8)] * st["delay"] for st, shape, q_in, _ in self.states]
-
-    def step(self, token: int) -> np.ndarray:
-        self.it.set_input(np.array([[token]], np.int32), self.sig["token_input"])
-        for (st, _, _, _), ring in zip(self.states, self.rings):
-            self.it.set_input(ring[0], st["input"])
-        self.it.invoke()
-        for (st, _, q_in, q_out), ring in zip(self.states, self.rings):
-            new = np.asarray(self.it.get_output(st["output"])).astype(np.int8).copy()
-            if q_in != q_out:
-                new = requantize(new, q_out[0], q_out[1], q_in[0], q_in[1])
-            ring.append(new)
-            del ring[0]
-        return np.asarray(self.it.get_output(self.sig["logits_output"])).reshape(-1).astype(np.int8).copy()
-
-    def run(self, ids) -> np.ndarray:
-        """Logits after every id of a sequence from the zero state: [T, V]."""
-        self.reset()
-        return np.stack([self.step(int(t)) for t in ids])
 
 
 def c_sequences(exe: Path, seqs) -> list[np.ndarray]:
