@@ -12,6 +12,7 @@
 #define MAX_GEN_TOKENS 4096
 #define MAX_BENCH_STEPS 1000
 #define MAX_PUSH 32
+#define MAX_CMD_TOKENS 64           /* CMD decodes at most this many tokens (INFO cmd_max) */
 
 /* ----------------------------------------------------------------------------------------- */
 /* Output: small formatting helpers over tlm_port_write (no printf: it pulls in 20+ KB)      */
@@ -154,7 +155,7 @@ static int take_int(char **rest, const char *what, int64_t lo, int64_t hi, int32
     return 0;
 }
 
-/* Undo the protocol's escapes in place (GEN prompt); returns the new length or -1. */
+/* Undo the protocol's escapes in place (GEN prompt, CMD utterance); returns the new length or -1. */
 static long unescape(char *s) {
     char *out = s;
     for (char *p = s; *p != '\0'; p++) {
@@ -210,7 +211,9 @@ static void cmd_info(TlmProtocol *p) {
     put_kv("line_max", TLM_LINE_MAX);
     put(" counter=");
     put(tlm_port_counter());
-    put(m->tokenizer == TLM_TOKENIZER_BYTE ? " tokenizer=byte\n" : " tokenizer=char\n");
+    put(m->tokenizer == TLM_TOKENIZER_BYTE ? " tokenizer=byte" : " tokenizer=char");
+    put_kv("cmd_max", MAX_CMD_TOKENS);
+    put("\n");
 }
 
 static void cmd_push(TlmProtocol *p, char *rest) {
@@ -366,6 +369,64 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
     put("\n");
 }
 
+/* CMD: greedy decoding of the commands recipe's `<utterance> => <command>` lines. The ids are
+ * kept (not streamed) so the reply can carry its fields before the text, and a model error
+ * still gets its ERR. Ids fit 16 bits: the sampler takes at most 65535 logits. */
+typedef struct {
+    const TlmModel *model;
+    uint16_t ids[MAX_CMD_TOKENS];   /* (n) the decoded ids, the final LF included */
+    int32_t n;
+    int complete;                   /* 1 if decoding stopped at the LF token */
+} TlmCmdDecode;
+
+static int collect_until_newline(int32_t id, void *user) {
+    TlmCmdDecode *d = (TlmCmdDecode *)user;
+    size_t len = 0;
+    const uint8_t *text = tlm_token_text(d->model, id, &len);
+    d->ids[d->n++] = (uint16_t)id;
+    d->complete = len == 1 && text[0] == '\n';
+    return d->complete;
+}
+
+static void cmd_cmd(TlmProtocol *p, char *rest) {
+    static const char separator[] = " => ";   /* recipes.SEPARATOR */
+    TlmGenerate g = {.n_tokens = MAX_CMD_TOKENS, .seed = 1, .temp_milli = 0, .top_k = 0};  /* greedy */
+    TlmCmdDecode d;
+    long n = unescape(rest);
+    if (n < 0) {
+        reply_err("bad-args", "bad escape in the utterance (use \\\\ \\n \\r \\t \\s \\xHH)");
+        return;
+    }
+    if (n == 0) {
+        reply_err("bad-args", "CMD takes an utterance: CMD turn the hallway lamp off");
+        return;
+    }
+    d.model = p->tlm->model;
+    d.n = 0;
+    d.complete = 0;
+    uint32_t t0 = counter_at_edge();
+    tlm_reset(p->tlm);
+    TlmStatus st = tlm_push_text(p->tlm, rest, (size_t)n, NULL);
+    if (st == TLM_OK) st = tlm_push_text(p->tlm, separator, sizeof separator - 1, NULL);
+    if (st == TLM_OK) st = tlm_generate(p->tlm, &g, collect_until_newline, &d);
+    uint32_t dt = tlm_port_cycles() - t0;
+    if (st != TLM_OK) {
+        reply_err("model", tlm_status_text(st));
+        return;
+    }
+    put("OK n=");
+    put_i32(d.n);
+    put_kv("complete", (uint32_t)d.complete);
+    put_kv("cycles", dt);
+    put(" text=");
+    for (int32_t i = 0; i < d.n - d.complete; i++) {
+        size_t len = 0;
+        const uint8_t *text = tlm_token_text(d.model, d.ids[i], &len);
+        put_escaped(text, len);
+    }
+    put("\n");
+}
+
 /* Markers around BENCH's steps and PUSH's pushes, for an instruction-counting emulator plugin
  * (bench/qemu_plugin: it counts from the first instruction of the one to the first of the
  * other). Out of line, with an empty asm so the compiler keeps the calls; a few instructions. */
@@ -431,8 +492,10 @@ void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len) {
         cmd_gen(p, rest);
     } else if (word_is(cmd, "BENCH")) {
         cmd_bench(p, rest);
+    } else if (word_is(cmd, "CMD")) {
+        cmd_cmd(p, rest);
     } else {
-        reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN or BENCH");
+        reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN, BENCH or CMD");
     }
 }
 

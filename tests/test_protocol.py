@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from toolchain import boards, device, hil
+from toolchain import boards, cmdparse, device, hil
 from toolchain.cli import main
 from toolchain.hostlink import HostLink
 
@@ -34,12 +34,17 @@ def test_hil_suite_passes_on_the_host_build(tiny_host, tmp_path):
                                   "--tokens", "200"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
-    assert summary["passed"] and summary["devices"][0]["tests"] == 7
+    assert summary["passed"] and summary["devices"][0]["tests"] == 8
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "7" and suite.get("failures") == "0"
+    assert suite.get("tests") == "8" and suite.get("failures") == "0"
     names = [tc.get("name") for tc in suite.iter("testcase")]
     assert names == ["handshake", "golden_vectors", "generate_greedy", "generate_seeded", "latency",
-                     "robustness", "back_to_back"]
+                     "robustness", "back_to_back", "commands"]
+    cmd = summary["devices"][0]["cases"][-1]["properties"]
+    assert cmd["count"] == 40 and cmd["mean_tokens"] > 1
+    assert cmd.get("count_compositional", 0) == len(cmdparse.heldout_commands(p.build, "compositional", limit=20))
+    props = {p.get("name") for p in suite.findall("testcase[@name='commands']/properties/property")}
+    assert {"count", "exact_match", "mean_tokens", "ticks_per_parse"} <= props
 
 
 def test_suite_refuses_a_device_with_another_model(tiny_host):
@@ -73,7 +78,8 @@ def test_fuzzed_lines_never_crash_or_hang_the_device_and_each_gets_one_reply(tin
     rng = random.Random(1234)
     k = p.cfg["model"]["context"]
     seeds = [b"INFO", b"RESET", b"PUSH 1 2 3", b"LOGITS " + b" ".join([b"5"] * k), b"GEN 3 1 0 0 turn on",
-             b"GEN 2 9 700 5 hi\\sthere\\x41", b"BENCH 2", b"GEN 4 1 0 0 \\q"]
+             b"GEN 2 9 700 5 hi\\sthere\\x41", b"BENCH 2", b"GEN 4 1 0 0 \\q", b"CMD turn the hallway lamp off",
+             b"CMD \\slamp\\ton\\x41\\s", b"CMD", b"cmd  \\xe2\\x98\\x83 off"]
     lines = []
     for i in range(3000):
         if i % 3 == 0:
@@ -123,4 +129,4 @@ def test_several_ports_are_tested_in_parallel(tiny_host):
     with HostLink(p.build / "host" / "tlm") as a, HostLink(p.build / "host" / "tlm") as b:
         r = hil.run(p.cfg, p.build, "host", [a.port, b.port], gen_tokens=50)
     assert r["passed"] and [d["port"] for d in r["devices"]] == [a.port, b.port]
-    assert all(d["tests"] == 7 and d["failures"] == 0 for d in r["devices"])
+    assert all(d["tests"] == 8 and d["failures"] == 0 for d in r["devices"])

@@ -66,6 +66,7 @@ def main() -> None:
       tlmc init myproj && cd myproj
       tlmc train        # data + training (resumable)
       tlmc quantize     # full-int8 .tflite, float vs int8 report, golden vectors
+      tlmc train --teacher; tlmc synth; tlmc distill; tlmc eval   # with a [teacher]
       tlmc generate --prompt "turn off the " --int8
       tlmc info
     """
@@ -86,24 +87,112 @@ def init(folder: Path, corpus: tuple[str, ...], force: bool) -> None:
     click.echo(f"next: cd {folder} && tlmc train", err=True)
 
 
+def _train_summary(metrics: dict, what: str) -> str:
+    state = "up to date (cached)" if metrics["cached"] else f"trained in {metrics['train_seconds']} s"
+    return (f"{what}: {metrics['arch']}, {metrics['params']:,} params, {state}\n"
+            f"val CE {metrics['val_ce']:.4f}  perplexity {metrics['val_ppl']:.3f}  accuracy {metrics['val_acc']:.4f}")
+
+
 @main.command()
 @project_option
 @json_option
 @click.option("--force", is_flag=True, help="Retrain from scratch even if nothing changed.")
+@click.option("--teacher", "teacher", is_flag=True, help="Train the [teacher] model instead of the student.")
 @handle_errors
-def train(project_dir: Path, as_json: bool, force: bool) -> None:
-    """Prepare data and train the model (resumes an interrupted run)."""
-    from .train import run
+def train(project_dir: Path, as_json: bool, force: bool, teacher: bool) -> None:
+    """Prepare data and train the student from scratch, or with --teacher the float teacher
+    (resumes an interrupted run)."""
+    p = _load(project_dir)
+    if teacher:
+        from .distill import train_teacher
+
+        metrics = train_teacher(p.cfg, p.build, force=force)
+    else:
+        from .train import run
+
+        metrics = run(p.cfg, p.build, force=force)
+    if as_json:
+        emit_json(metrics)
+    else:
+        click.echo(_train_summary(metrics, "teacher" if teacher else "student (scratch)"))
+
+
+@main.command()
+@project_option
+@json_option
+@click.option("--force", is_flag=True, help="Retrain the student even if nothing changed.")
+@handle_errors
+def distill(project_dir: Path, as_json: bool, force: bool) -> None:
+    """Train the student on the teacher's soft targets (+ hard labels), with the [train] budget.
+
+    \b
+    Trains the teacher first if needed, caches its top-k logits once (build/distill/), mixes in
+    synthetic text when [synth] asks for it. The distilled student is what 'tlmc quantize' and
+    'tlmc build' then deploy. Loss: alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE.
+    """
+    from .distill import run
 
     p = _load(project_dir)
     metrics = run(p.cfg, p.build, force=force)
     if as_json:
         emit_json(metrics)
     else:
-        state = "up to date (cached)" if metrics["cached"] else f"trained in {metrics['train_seconds']} s"
-        click.echo(f"{metrics['arch']}: {metrics['params']:,} params, {state}\n"
-                   f"val CE {metrics['val_ce']:.4f}  perplexity {metrics['val_ppl']:.3f}  "
-                   f"accuracy {metrics['val_acc']:.4f}")
+        click.echo(_train_summary(metrics, "student (distilled)"))
+
+
+@main.command()
+@project_option
+@json_option
+@click.option("--tokens", type=click.IntRange(min=1), default=None,
+              help="Synthetic tokens to sample (default: [synth] tokens).")
+@click.option("--force", is_flag=True, help="Sample again even if nothing changed.")
+@handle_errors
+def synth(project_dir: Path, as_json: bool, tokens: int | None, force: bool) -> None:
+    """Sample synthetic training text from the teacher: seeded, filtered, deduplicated.
+
+    'tlmc distill' then mixes it into the student's training stream by [synth] ratio.
+    """
+    from .synth import run
+
+    p = _load(project_dir)
+    r = run(p.cfg, p.build, tokens=tokens, force=force)
+    if as_json:
+        emit_json(r)
+    else:
+        click.echo(f"{r['documents']:,} documents, {r['tokens']:,} tokens in {p.build / 'synth' / 'synth.txt'}"
+                   + ("  [cached]" if r["cached"] else f" ({r['seconds']} s)") + "\n"
+                   f"kept {100 * r['kept_share']:.1f}% of {r['sampled']:,} samples; dropped: "
+                   + ", ".join(f"{k.replace('_', ' ')} {r[k]:,}" for k in ("duplicate", "format", "unfinished",
+                                                                          "too_short", "charset")))
+
+
+@main.command(name="eval")
+@project_option
+@json_option
+@click.option("--task", type=click.Choice(["commands"]), default=None,
+              help="Also score a task: commands = exact-match parse of held-out utterances.")
+@click.option("--tokens", type=click.IntRange(min=1), default=20000, show_default=True,
+              help="Validation tokens every model is scored on.")
+@click.option("--commands", "n_commands", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Held-out utterances per split for --task commands.")
+@handle_errors
+def eval_cmd(project_dir: Path, as_json: bool, task: str | None, tokens: int, n_commands: int) -> None:
+    """Teacher, scratch student, distilled student and int8 student on the same validation data.
+
+    Reads what earlier stages built (models not built yet are listed with the command that
+    builds them). --json prints {"entries": {"teacher": {"ce", "ppl", "acc", ...}, ...}}.
+    """
+    from .evaluate import run, table
+
+    p = _load(project_dir)
+    r = run(p.cfg, p.build, task=task, tokens=tokens, commands=n_commands)
+    if as_json:
+        out = dict(r["entries"])
+        out.update({"missing": r["missing"], "val_tokens": r["val_tokens"], "commands": r["commands"],
+                    "gap_closed": r.get("gap_closed")})
+        emit_json(out)
+    else:
+        click.echo(table(r))
 
 
 @main.command()

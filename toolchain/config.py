@@ -64,6 +64,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "documents": Field(str, "auto", _choice("auto", "lines", "files"),
                            "what the model starts fresh on: each line or each file (auto: lines for a recipe, files for a corpus)"),
         "val_fraction": Field(float, 0.1, _range(0.001, 0.5), "share of the text held out for validation"),
+        "compositional": Field(float, 0.1, _range(0.0, 0.5),
+                               "commands recipe: share of (command, room) pairs never trained on; their lines "
+                               "form a compositional test set (0: none)"),
     },
     "tokenizer": {
         "kind": Field(str, "char", _choice("char", "byte"), "char: learned character vocabulary; byte: 256 byte values"),
@@ -85,6 +88,35 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "lr": Field(float, 0.002, _range(1e-6, 1.0), "Adam learning rate (cosine decay to 10%)"),
         "seed": Field(int, 1, _range(0, 2**31 - 1), "seed for weights and data order"),
         "checkpoint_steps": Field(int, 500, _range(1, 100_000_000), "save a resumable checkpoint this often"),
+    },
+    "teacher": {
+        "arch": Field(str, "", _choice("", "mlp", "gru", "conv", "lstm"),
+                      'a bigger float model to distill from ("": no teacher); lstm is teacher-only'),
+        "context": Field(int, 32, _range(1, 512), "mlp teacher: tokens it sees"),
+        "embed": Field(int, 32, _range(1, 1024), "teacher embedding width"),
+        "hidden": Field(list, [384], _hidden, "teacher layer widths (as [model] hidden)"),
+        "keras_model": Field(str, "", None, "instead of arch: a saved Keras model (.keras) over this project's tokens"),
+        "soft_targets": Field(str, "", None, "instead of arch: precomputed top-k teacher logits (.npz, docs/distill.md)"),
+        "epochs": Field(int, 4, _range(1, 10_000), "teacher training passes"),
+        "steps": Field(int, 0, _range(0, 100_000_000), "if > 0: teacher training steps (overrides epochs)"),
+        "batch": Field(int, 64, _range(1, 65536), "teacher batch"),
+        "seq_len": Field(int, 128, _range(2, 4096), "gru / conv / lstm teacher: tokens per training sequence"),
+        "lr": Field(float, 0.003, _range(1e-6, 1.0), "teacher Adam learning rate (cosine decay to 10%)"),
+    },
+    "distill": {
+        "temperature": Field(float, 2.0, _range(0.1, 100.0), "softens teacher and student distributions (T)"),
+        "alpha": Field(float, 0.5, _range(0.0, 1.0),
+                       "weight of the soft-target term T^2 * KL; 1 - alpha weighs the hard-label CE"),
+        "top_k": Field(int, 8, _range(1, 4096), "teacher logits kept per position (bounds the cache)"),
+        "teacher_batch": Field(int, 256, _range(1, 65536), "sequences / windows per teacher call when caching"),
+    },
+    "synth": {
+        "tokens": Field(int, 0, _range(0, 1_000_000_000), "synthetic tokens to sample from the teacher (0: none)"),
+        "ratio": Field(float, 0.5, _range(0.0, 0.95), "share of synthetic text in the distilled student's training stream"),
+        "temperature": Field(float, 1.0, _range(0.05, 10.0), "teacher sampling temperature"),
+        "seed": Field(int, 1, _range(0, 2**31 - 1), "seed of the sampler"),
+        "min_chars": Field(int, 8, _range(1, 1_000_000), "drop synthetic documents shorter than this"),
+        "max_chars": Field(int, 400, _range(2, 1_000_000), "longest synthetic document (longer ones are cut)"),
     },
     "quantize": {
         "calibration_samples": Field(int, 500, _range(10, 100_000), "training windows for int8 calibration"),
@@ -116,6 +148,14 @@ class Config:
 
     def corpus_paths(self) -> list[Path]:
         return [(self.root / p) for p in self.sections["data"]["corpus"]]
+
+    def has_teacher(self) -> bool:
+        """True when the project distills: the deployed student is then the distilled one."""
+        t = self.sections["teacher"]
+        return bool(t["arch"] or t["keras_model"] or t["soft_targets"])
+
+    def teacher_path(self, key: str) -> Path:
+        return self.root / self.sections["teacher"][key]
 
     def documents(self) -> str:
         d = self.sections["data"]["documents"]
@@ -170,6 +210,17 @@ def validate(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(f'{name}: [data] has neither recipe nor corpus; set recipe = "commands" or corpus = ["file.txt"]')
     if d["recipe"] and d["corpus"]:
         raise ConfigError(f'{name}: [data] sets both recipe = {d["recipe"]!r} and corpus; keep one (recipe = "" to use the corpus)')
+    t = sections["teacher"]
+    given = [k for k in ("arch", "keras_model", "soft_targets") if t[k]]
+    if len(given) > 1:
+        raise ConfigError(f"{name}: [teacher] sets {' and '.join(given)}; keep one way to get the teacher")
+    for key in ("keras_model", "soft_targets"):
+        if t[key] and not (path.parent / t[key]).is_file():
+            raise ConfigError(f"{name}: [teacher] {key} file {t[key]!r} not found (looked in {path.parent}); fix the path")
+    s = sections["synth"]
+    if s["min_chars"] > s["max_chars"]:
+        raise ConfigError(f"{name}: [synth] min_chars = {s['min_chars']} exceeds max_chars = {s['max_chars']}; "
+                          f"lower min_chars or raise max_chars")
     for p, rel in zip(cfg.corpus_paths(), d["corpus"]):
         if not p.is_file():
             raise ConfigError(f"{name}: [data] corpus file {rel!r} not found (looked in {p.parent}); fix the path")

@@ -24,7 +24,9 @@ def read_documents(cfg: Config) -> list[str]:
 
     d = cfg["data"]
     if d["recipe"]:
-        lines = recipes.RECIPES[d["recipe"]](d["recipe_lines"], d["recipe_seed"])
+        held = holdout_pairs(cfg)
+        keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
+        lines = recipes.generate_commands(d["recipe_lines"], d["recipe_seed"], keep=keep)
         docs = [ln + "\n" for ln in lines]
         return docs if cfg.documents() == "lines" else ["".join(docs)]
     docs = []
@@ -43,6 +45,30 @@ def read_documents(cfg: Config) -> list[str]:
         else:
             docs.append(text)
     return docs
+
+
+def holdout_pairs(cfg: Config) -> frozenset:
+    """(command, target) pairs of the commands recipe kept out of training (compositional test)."""
+    from . import recipes
+
+    d = cfg["data"]
+    if d["recipe"] != "commands" or d["compositional"] <= 0:
+        return frozenset()
+    return recipes.compositional_holdout(d["compositional"], d["recipe_seed"])
+
+
+def compositional_documents(cfg: Config) -> list[str]:
+    """Lines whose (command, target) pair never occurs in training: as many as the random
+    validation split holds (at least 50), from their own seed."""
+    from . import recipes
+
+    held = holdout_pairs(cfg)
+    if not held:
+        return []
+    d = cfg["data"]
+    n = max(50, int(round(d["recipe_lines"] * d["val_fraction"])))
+    lines = recipes.generate_commands(n, d["recipe_seed"] + 7919, keep=lambda i: recipes.intent_pair(i) in held)
+    return [ln + "\n" for ln in lines]
 
 
 def split_documents(docs: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -90,6 +116,7 @@ class Dataset:
     train: np.ndarray  # token stream
     val: np.ndarray
     context: int
+    compositional: np.ndarray | None = None  # commands recipe: lines of held-out (command, room) pairs
 
     def train_positions(self) -> np.ndarray:
         return target_positions(self.train, self.context)
@@ -120,7 +147,8 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
     context = models.get(cfg["model"]["arch"]).pad(cfg["model"])  # <pad>s before each document
     if stamp.is_file() and read_json(stamp).get("hash") == h and (out / "streams.npz").is_file():
         z = np.load(out / "streams.npz")
-        return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context)
+        comp = z["compositional"] if "compositional" in z.files else None
+        return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context, comp)
     docs = read_documents(cfg)
     train_docs, val_docs = split_documents(docs, cfg["data"]["val_fraction"], cfg["train"]["seed"])
     tk = cfg["tokenizer"]
@@ -129,9 +157,14 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
     val = to_stream(val_docs, tok, context)
     if len(target_positions(train, context)) < 1 or len(target_positions(val, context)) < 1:
         raise UsageError("[data]: too little text for a train and a validation split; add text or raise val_fraction")
+    comp_docs = compositional_documents(cfg)
+    comp = to_stream(comp_docs, tok, context) if comp_docs else None
     tok.save(out / "tokenizer.json")
-    atomic_save_npz(out / "streams.npz", train=train, val=val)
+    arrays = {"train": train, "val": val} | ({"compositional": comp} if comp is not None else {})
+    atomic_save_npz(out / "streams.npz", **arrays)
     atomic_write_json(stamp, {"hash": h, "vocab_size": tok.vocab_size, "train_tokens": int(len(train)),
-                              "val_tokens": int(len(val))})
-    log(f"data: {len(docs)} documents, vocab {tok.vocab_size}, {len(train):,} train / {len(val):,} val tokens")
-    return Dataset(tok, train, val, context)
+                              "val_tokens": int(len(val)), "compositional_tokens": int(len(comp)) if comp is not None else 0,
+                              "heldout_pairs": len(holdout_pairs(cfg))})
+    log(f"data: {len(docs)} documents, vocab {tok.vocab_size}, {len(train):,} train / {len(val):,} val tokens"
+        + (f", {len(comp_docs)} compositional test lines ({len(holdout_pairs(cfg))} held-out pairs)" if comp_docs else ""))
+    return Dataset(tok, train, val, context, comp)

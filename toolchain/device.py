@@ -53,7 +53,16 @@ def escape(data: bytes) -> str:
 
 def escape_prompt(text: str) -> str:
     """Prompt text for GEN: like escape() but plain spaces stay readable."""
-    return escape(text.encode("utf-8")).replace("\\s", " ")
+    return " ".join(escape(part.encode("utf-8")) for part in text.split(" "))
+
+
+def command_request(utterance: str) -> str:
+    """The CMD request line for an utterance: spaces inside stay readable, spaces at either end
+    travel as `\\s` so that nothing on the way can trim them."""
+    lead = len(utterance) - len(utterance.lstrip(" "))
+    rest = utterance[lead:]
+    trail = len(rest) - len(rest.rstrip(" "))
+    return "CMD " + "\\s" * lead + escape_prompt(rest[:len(rest) - trail]) + "\\s" * trail
 
 
 def unescape(s: str) -> bytes:
@@ -214,6 +223,18 @@ class Device:
             line += " " + escape_prompt(prompt)
         r = self.request(line, timeout=max(self.timeout, 60.0), on_stream=on_stream)
         return ids, bytes(text), r
+
+    def command(self, utterance: str) -> tuple[str, dict[str, str]]:
+        """(parsed command text, the other reply fields) of a `CMD <utterance>` request: the
+        device decodes `utterance => ` greedily up to LF (docs/protocol.md). Fields: n (tokens
+        decoded, the LF included), complete (1 if it stopped at LF), cycles."""
+        r = self.request(command_request(utterance), timeout=max(self.timeout, 60.0))
+        fields = r.fields()
+        try:
+            text = unescape(fields.pop("text")).decode("utf-8", errors="replace")
+        except (KeyError, ValueError):
+            raise DeviceError(f"{self.port}: CMD reply without a valid text= field: {r.final[:80]!r}") from None
+        return text, fields
 
     def bench(self, steps: int = 10) -> dict[str, str]:
         return self.request(f"BENCH {steps}", timeout=max(self.timeout, 60.0)).fields()

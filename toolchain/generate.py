@@ -23,9 +23,10 @@ class GenResult:
     prompt_ids: list[int]
 
 
-def generate_ids(step, context: int, prompt_ids: list[int], n_tokens: int, pick) -> list[int]:
+def generate_ids(step, context: int, prompt_ids: list[int], n_tokens: int, pick, stop=None) -> list[int]:
     """The token loop: window of the last `context` ids (starts all <pad>), push the prompt, then
-    `n_tokens` times: logits = step(window); id = pick(logits); push id."""
+    `n_tokens` times: logits = step(window); id = pick(logits); push id. Ends early after an id
+    for which `stop(id)` is true (that id included)."""
     window = [PAD] * context
     for t in prompt_ids:
         window = window[1:] + [int(t)]
@@ -33,13 +34,16 @@ def generate_ids(step, context: int, prompt_ids: list[int], n_tokens: int, pick)
     for _ in range(n_tokens):
         nxt = pick(step(np.asarray(window, np.int32)))
         out.append(nxt)
+        if stop is not None and stop(nxt):
+            break
         window = window[1:] + [nxt]
     return out
 
 
-def generate_steps(runner, prompt_ids: list[int], n_tokens: int, pick) -> list[int]:
+def generate_steps(runner, prompt_ids: list[int], n_tokens: int, pick, stop=None) -> list[int]:
     """The step-model loop (docs/state.md): reset, step <pad>, step each prompt token, then
-    n_tokens times: pick from the last logits and step the picked token."""
+    n_tokens times: pick from the last logits and step the picked token. `stop` as in
+    generate_ids."""
     runner.reset()
     logits = runner.step(PAD)
     for t in prompt_ids:
@@ -48,6 +52,8 @@ def generate_steps(runner, prompt_ids: list[int], n_tokens: int, pick) -> list[i
     for i in range(n_tokens):
         nxt = pick(logits)
         out.append(nxt)
+        if stop is not None and stop(nxt):
+            break
         if i + 1 < n_tokens:
             logits = runner.step(nxt)
     return out

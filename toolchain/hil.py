@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import generate as gen_mod
-from .device import Device, DeviceError, DeviceReplyError
+from .device import Device, DeviceError, DeviceReplyError, command_request
 from .fsutil import atomic_write_bytes, read_json
 
 
@@ -62,7 +62,8 @@ PROMPTS = ("turn off the ", "could you ", "")
 class Suite:
     """The checks, bound to one device and one build folder."""
 
-    def __init__(self, dev: Device, build: Path, board, *, gen_tokens: int = 500, golden_limit: int | None = None):
+    def __init__(self, dev: Device, build: Path, board, *, gen_tokens: int = 500, golden_limit: int | None = None,
+                 cmd_count: int = 40):
         self.dev, self.build, self.board = dev, Path(build), board
         self.report = read_json(self.build / "quantize" / "report.json")
         z = np.load(self.build / "quantize" / "golden.npz")
@@ -70,6 +71,7 @@ class Suite:
         if golden_limit:
             self.gx, self.gy = self.gx[:golden_limit], self.gy[:golden_limit]
         self.gen_tokens = gen_tokens
+        self.cmd_count = cmd_count
         # a step model's golden vectors are sequences [N, T] with logits after every id [N, T, V]
         # (docs/state.md); LOGITS sends a whole sequence and answers its last step's logits
         self.step_model = self.gy.ndim == 3
@@ -79,7 +81,7 @@ class Suite:
         return [("handshake", self.handshake), ("golden_vectors", self.golden),
                 ("generate_greedy", self.greedy), ("generate_seeded", self.seeded),
                 ("latency", self.latency), ("robustness", self.robustness),
-                ("back_to_back", self.back_to_back)]
+                ("back_to_back", self.back_to_back), ("commands", self.commands)]
 
     def run(self) -> SuiteResult:
         results = []
@@ -206,6 +208,55 @@ class Suite:
                 got = np.array([int(v) for v in line.split()[1:]], np.int8)
                 check(np.array_equal(got, expected[i]), f"request {i}: reply belongs to another request or differs")
         case.properties["requests"] = n
+
+    def commands(self, case: Case) -> None:
+        """A commands-recipe project: `CMD <utterance>` for held-out utterances (the validation
+        split, then the compositional one if the data has it) answers exactly the host's greedy
+        int8 parse (cmdparse.decode_int8). How often that parse is the true command is reported,
+        not checked: it measures the model, not the device."""
+        from . import cmdparse
+
+        val = cmdparse.heldout_commands(self.build, "val", limit=self.cmd_count)
+        if not val:
+            case.properties["skipped"] = "not a commands project"
+            return
+        comp = cmdparse.heldout_commands(self.build, "compositional", limit=max(1, self.cmd_count // 2))
+        info = self.dev.info()
+        line_max = int(info.get("line_max", 255))
+        cap = int(info.get("cmd_max", cmdparse.MAX_TOKENS))
+        sets = {name: [(u, c) for u, c in pairs if len(command_request(u)) <= line_max]
+                for name, pairs in (("val", val), ("compositional", comp)) if pairs}
+        dec = cmdparse.Int8Decoder(self.build)
+        bad, tokens, ticks, n, complete = [], 0, 0, 0, 0
+        for name, pairs in sets.items():
+            exact = 0
+            for utterance, truth in pairs:
+                host = dec(utterance, cap)
+                text, fields = self.dev.command(utterance)
+                got = (text, int(fields.get("n", -1)), fields.get("complete") == "1")
+                if got != (host.text, len(host.ids), host.complete):
+                    bad.append(f"{utterance!r}: device {got[0]!r} ({got[1]} tokens), host {host.text!r} "
+                               f"({len(host.ids)} tokens)")
+                exact += text == truth
+                tokens += got[1]
+                complete += got[2]
+                ticks += int(fields.get("cycles", 0))
+                n += 1
+            key = "" if name == "val" else "_compositional"
+            case.properties[f"count{key}"] = len(pairs)
+            case.properties[f"exact_match{key}"] = round(exact / max(1, len(pairs)), 4)
+        case.properties["mean_tokens"] = round(tokens / max(1, n), 2)
+        case.properties["complete"] = round(complete / max(1, n), 4)  # share of parses ended by LF
+        case.properties["ticks_per_parse"] = ticks // max(1, n)
+        case.properties["max_tokens"] = cap
+        try:
+            self.dev.request("CMD")
+            bad.append("an empty CMD got OK, expected ERR bad-args")
+        except DeviceReplyError as e:
+            if e.code != "bad-args":
+                bad.append(f"an empty CMD got ERR {e.code}, expected ERR bad-args")
+        check(n > 0, f"no held-out utterance fits a request line of {line_max} bytes")
+        check(not bad, f"{len(bad)}/{n + 1} CMD replies differ from the host's parse; " + "; ".join(bad[:3]))
 
 
 def token_cost(board, counter: str, ticks: int, steps: int, macs: int) -> dict:

@@ -20,14 +20,18 @@ def info(cfg: Config) -> dict:
     params, macs = models.get(m["arch"]).estimate(m, ds.tokenizer.vocab_size)
     out.update(vocab_size=ds.tokenizer.vocab_size, params=params, macs_per_token=macs,
                int8_weight_bytes_estimate=params)
-    w_path = build / "train" / "weights.npz"
+    from .distill import deployed_stage
+
+    stage = deployed_stage(cfg)
+    out["student"] = "distilled" if stage == "distill" else "scratch"
+    w_path = build / stage / "weights.npz"
     if w_path.is_file():
         import numpy as np
 
         z = np.load(w_path)
         weights = {k: z[k] for k in z.files}
         params, macs = models.get(m["arch"]).count(weights, m)
-        metrics = read_json(build / "train" / "metrics.json")
+        metrics = read_json(build / stage / "metrics.json")
         out.update(trained=True, params=params, macs_per_token=macs, vocab_size=metrics["vocab_size"],
                    val_ce=metrics["val_ce"], val_ppl=metrics["val_ppl"], val_acc=metrics["val_acc"],
                    float_weight_bytes=4 * params)

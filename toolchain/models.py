@@ -27,11 +27,12 @@ class Arch:
     name: str
     build: Callable[[dict, int], Any]  # (model cfg, vocab) -> keras.Model
     weights: Callable[[Any], dict[str, np.ndarray]]  # keras model -> named arrays
-    step_fn: Callable[[dict[str, np.ndarray], dict], Any]  # (weights, model cfg) -> tf.function
+    step_fn: Callable[..., Any]  # (weights, model cfg, batch=1) -> tf.function; batch None: any rows
     count: Callable[[dict[str, np.ndarray], dict], tuple[int, int]]  # -> (params, MACs per token)
     shapes: Callable[[dict, int], dict[str, tuple[int, ...]]]  # (model cfg, vocab) -> weight shapes
     kind: str = "window"
     states: Callable[[dict], list[tuple[str, int, int]]] = lambda m: []
+    deployable: bool = True  # False: a float teacher only (no int8 export)
 
     def pad(self, m: dict) -> int:
         """<pad> tokens before each document: K for a window, one start step for a step model."""
@@ -73,7 +74,7 @@ def _mlp_weights(model) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float32) for k, v in w.items()}
 
 
-def _mlp_step(w: dict[str, np.ndarray], m: dict):
+def _mlp_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     tf = _tf()
     k = m["context"]
     e = w["embedding"].shape[1]
@@ -85,10 +86,12 @@ def _mlp_step(w: dict[str, np.ndarray], m: dict):
         i += 1
     layers.append((tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"]), False))
 
-    @tf.function(input_signature=[tf.TensorSpec([1, k], tf.int32, name="tokens")])
+    rows = batch or -1
+
+    @tf.function(input_signature=[tf.TensorSpec([batch, k], tf.int32, name="tokens")])
     def step(tokens):
         # A plain gather: Keras' Embedding lowers to LESS/SELECT, which TFLM cannot run.
-        x = tf.reshape(tf.gather(emb, tokens), [1, k * e])
+        x = tf.reshape(tf.gather(emb, tokens), [rows, k * e])
         for kern, bias, relu in layers:
             x = tf.matmul(x, kern) + bias
             if relu:
@@ -153,7 +156,7 @@ def _gru_layers(w: dict[str, np.ndarray]) -> int:
     return n
 
 
-def _gru_step(w: dict[str, np.ndarray], m: dict):
+def _gru_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     tf = _tf()
     widths = [w[f"gru{i}/recurrent"].shape[0] for i in range(_gru_layers(w))]
     emb = tf.constant(w["embedding"])
@@ -166,13 +169,14 @@ def _gru_step(w: dict[str, np.ndarray], m: dict):
             sl = slice(g * h, (g + 1) * h)
             gates[name] = (tf.constant(k[:, sl]), tf.constant(b[0, sl]), tf.constant(u[:, sl]), tf.constant(b[1, sl]))
         layers.append(gates)
-    specs = [tf.TensorSpec([1, 1], tf.int32, name="token")]
-    specs += [tf.TensorSpec([1, h], tf.float32, name=f"h{i}") for i, h in enumerate(widths)]
+    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
+    specs += [tf.TensorSpec([batch, h], tf.float32, name=f"h{i}") for i, h in enumerate(widths)]
     wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
+    rows = batch or -1
 
     @tf.function(input_signature=specs)
     def step(token, *hs):
-        x = tf.reshape(tf.gather(emb, token), [1, e])
+        x = tf.reshape(tf.gather(emb, token), [rows, e])
         out = {}
         for i, (g, h) in enumerate(zip(layers, hs)):
             def fc(v, kern, bias):
@@ -247,7 +251,7 @@ def _conv_weights(model) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, np.float32) for k, v in w.items()}
 
 
-def _conv_step(w: dict[str, np.ndarray], m: dict):
+def _conv_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     tf = _tf()
     emb = tf.constant(w["embedding"])
     e = w["embedding"].shape[1]
@@ -257,13 +261,14 @@ def _conv_step(w: dict[str, np.ndarray], m: dict):
         layers.append((tf.constant(w[f"conv{i}/tap"]), tf.constant(w[f"conv{i}/now"]), tf.constant(w[f"conv{i}/bias"]),
                        w[f"conv{i}/tap"].shape[0]))
         i += 1
-    specs = [tf.TensorSpec([1, 1], tf.int32, name="token")]
-    specs += [tf.TensorSpec([1, width], tf.float32, name=f"tap{j}") for j, (_, _, _, width) in enumerate(layers)]
+    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
+    specs += [tf.TensorSpec([batch, width], tf.float32, name=f"tap{j}") for j, (_, _, _, width) in enumerate(layers)]
     wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
+    rows = batch or -1
 
     @tf.function(input_signature=specs)
     def step(token, *taps):
-        x = tf.reshape(tf.gather(emb, token), [1, e])
+        x = tf.reshape(tf.gather(emb, token), [rows, e])
         out = {}
         for j, ((k_tap, k_now, b, width), tap) in enumerate(zip(layers, taps)):
             out[f"s{j:02d}"] = x  # this layer's input now: read back d_j steps later as tap j
@@ -290,10 +295,87 @@ def _conv_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+# ---------------------------------------------------------------------------------------------
+# lstm (teacher only, never deployed): embedding -> LSTM layers -> Dense(vocab). Keras' gate
+# order i, f, c, o:  c' = f * c + i * tanh(x Wc + h Uc + bc),  h' = o * tanh(c').
+
+def _lstm_build(m: dict, vocab: int):
+    tf = _tf()
+    keras = tf.keras
+    ids = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab, m["embed"], name="embedding")(ids)
+    for i, h in enumerate(m["hidden"]):
+        x = keras.layers.LSTM(h, return_sequences=True, name=f"lstm{i}")(x)
+    out = keras.layers.Dense(vocab, name="logits")(x)
+    return keras.Model(ids, out, name="lstm")
+
+
+def _lstm_weights(model) -> dict[str, np.ndarray]:
+    w = {"embedding": model.get_layer("embedding").get_weights()[0]}
+    i = 0
+    while True:
+        try:
+            layer = model.get_layer(f"lstm{i}")
+        except ValueError:
+            break
+        w[f"lstm{i}/kernel"], w[f"lstm{i}/recurrent"], w[f"lstm{i}/bias"] = layer.get_weights()
+        i += 1
+    w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
+    return {k: np.asarray(v, np.float32) for k, v in w.items()}
+
+
+def _lstm_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
+    tf = _tf()
+    n = 0
+    while f"lstm{n}/kernel" in w:
+        n += 1
+    emb = tf.constant(w["embedding"])
+    e = w["embedding"].shape[1]
+    layers = [(tf.constant(w[f"lstm{i}/kernel"]), tf.constant(w[f"lstm{i}/recurrent"]), tf.constant(w[f"lstm{i}/bias"]))
+              for i in range(n)]
+    widths = [w[f"lstm{i}/recurrent"].shape[0] for i in range(n)]
+    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
+    for i, h in enumerate(widths):
+        specs += [tf.TensorSpec([batch, h], tf.float32, name=f"h{i}"), tf.TensorSpec([batch, h], tf.float32, name=f"c{i}")]
+    wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
+    rows = batch or -1
+
+    @tf.function(input_signature=specs)
+    def step(token, *hc):
+        x = tf.reshape(tf.gather(emb, token), [rows, e])
+        out = {}
+        for i, (k, u, b) in enumerate(layers):
+            h, c = hc[2 * i], hc[2 * i + 1]
+            gi, gf, gc, go = tf.split(tf.matmul(x, k) + tf.matmul(h, u) + b, 4, axis=-1)
+            c = tf.sigmoid(gf) * c + tf.sigmoid(gi) * tf.tanh(gc)
+            x = tf.sigmoid(go) * tf.tanh(c)
+            out[f"s{2 * i:02d}"], out[f"s{2 * i + 1:02d}"] = x, c
+        out["a_logits"] = tf.matmul(x, wo) + bo
+        return out
+
+    return step
+
+
+def _lstm_states(m: dict) -> list[tuple[str, int, int]]:
+    return [s for i, h in enumerate(m["hidden"]) for s in ((f"h{i}", h, 1), (f"c{i}", h, 1))]
+
+
+def _lstm_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {"embedding": (vocab, m["embed"])}
+    width = m["embed"]
+    for i, h in enumerate(m["hidden"]):
+        shapes[f"lstm{i}/kernel"], shapes[f"lstm{i}/recurrent"], shapes[f"lstm{i}/bias"] = (width, 4 * h), (h, 4 * h), (4 * h,)
+        width = h
+    shapes["logits/kernel"], shapes["logits/bias"] = (width, vocab), (vocab,)
+    return shapes
+
+
 ARCHS: dict[str, Arch] = {
     "gru": Arch("gru", _gru_build, _gru_weights, _gru_step, _matmul_count, _gru_shapes, "step", _gru_states),
     "conv": Arch("conv", _conv_build, _conv_weights, _conv_step, _matmul_count, _conv_shapes, "step", _conv_states),
     "mlp": Arch("mlp", _mlp_build, _mlp_weights, _mlp_step, _mlp_count, _mlp_shapes),
+    "lstm": Arch("lstm", _lstm_build, _lstm_weights, _lstm_step, _matmul_count, _lstm_shapes, "step", _lstm_states,
+                 deployable=False),
 }
 
 

@@ -86,7 +86,9 @@ def dequantize(q: np.ndarray, t: tflite_model.Tensor) -> np.ndarray:
 
 
 def stage_hash(cfg: Config, build: Path) -> str:
-    train_stamp = read_json(build / "train" / "stamp.json")["hash"]
+    from .distill import deployed_stage
+
+    train_stamp = read_json(build / deployed_stage(cfg) / "stamp.json")["hash"]
     return hash_json({"train": train_stamp, "quantize": cfg["quantize"], "v": 1})
 
 
@@ -115,7 +117,9 @@ def golden_vectors(int8_buf: bytes, inputs: np.ndarray) -> np.ndarray:
 
 def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     """Quantize (or reuse) the trained model; returns the report."""
-    train_mod.run(cfg, build)  # no work if trained and unchanged
+    from .distill import deployed_stage, run_deployed
+
+    run_deployed(cfg, build)  # the scratch or the distilled student; no work if unchanged
     out = build / "quantize"
     h = stage_hash(cfg, build)
     stamp = out / "stamp.json"
@@ -126,7 +130,7 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     t0 = time.monotonic()
     ds = data_mod.prepare(cfg, build)
     q, m, seed = cfg["quantize"], cfg["model"], cfg["train"]["seed"]
-    weights = train_mod.load_weights(build)
+    weights = train_mod.load_weights(build, deployed_stage(cfg))
     arch = models.get(m["arch"])
     if arch.kind == "step":
         return _run_step(cfg, build, out, h, ds, weights, arch, t0)

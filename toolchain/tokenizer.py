@@ -54,10 +54,12 @@ class Tokenizer:
         idx = self._index
         return np.fromiter((idx.get(c, UNK) for c in text), dtype=np.int32, count=len(text))
 
-    def decode(self, ids: Iterable[int]) -> str:
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        """Text of `ids` (<pad> dropped). Byte level: invalid UTF-8 is replaced, or raises
+        UnicodeDecodeError with errors="strict"."""
         ids = [int(i) for i in ids]
         if self.kind == "byte":
-            return bytes(i - 1 for i in ids if 1 <= i <= 256).decode("utf-8", errors="replace")
+            return bytes(i - 1 for i in ids if 1 <= i <= 256).decode("utf-8", errors=errors)
         out = []
         for i in ids:
             if i == PAD:

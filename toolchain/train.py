@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,42 +105,79 @@ def eval_positions(positions: np.ndarray, limit: int, seed: int = 0) -> np.ndarr
     return np.sort(np.random.default_rng(seed).choice(positions, size=limit, replace=False))
 
 
+@dataclass
+class Job:
+    """One training run: a model config and budget over a training stream, into `out`.
+    `soft` (distillation) holds top-k teacher logits per stream position (toolchain/distill.py)."""
+
+    name: str  # "train", "teacher", "distill": the log prefix
+    out: Path
+    hash: str
+    model_cfg: dict
+    train_cfg: dict
+    train: np.ndarray
+    val: np.ndarray
+    context: int
+    vocab: int
+    soft: Any = None  # distill.SoftTargets
+    distill_cfg: dict | None = None
+
+
 def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int | None = None,
         progress: bool | None = None) -> dict:
-    """Train (or resume, or reuse) the model of `cfg`; returns the metrics dict.
+    """Train (or resume, or reuse) the model of `cfg` from scratch; returns the metrics dict.
 
     `stop_after_steps` simulates Ctrl-C after that many steps of this call (for tests)."""
     ds = data_mod.prepare(cfg, build, log)
-    out = build / "train"
-    h = stage_hash(cfg, data_mod.stage_hash(cfg))
+    job = Job("train", build / "train", stage_hash(cfg, data_mod.stage_hash(cfg)), cfg["model"], cfg["train"],
+              ds.train, ds.val, ds.context, ds.tokenizer.vocab_size)
+    return fit(job, force=force, stop_after_steps=stop_after_steps, progress=progress)
+
+
+def is_current(out: Path, h: str) -> bool:
     stamp = out / "stamp.json"
-    if not force and stamp.is_file() and read_json(stamp).get("hash") == h and (out / "weights.npz").is_file():
+    return stamp.is_file() and read_json(stamp).get("hash") == h and (out / "weights.npz").is_file()
+
+
+def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, progress: bool | None = None) -> dict:
+    """The training loop shared by scratch students, teachers and distilled students."""
+    out, h = job.out, job.hash
+    if not force and is_current(out, h):
         metrics = read_json(out / "metrics.json")
         metrics["cached"] = True
         return metrics
 
     tf = _tf()
-    m, t = cfg["model"], cfg["train"]
+    m, t = job.model_cfg, job.train_cfg
     arch = models.get(m["arch"])
     tf.keras.utils.set_random_seed(t["seed"])
     tf.config.experimental.enable_op_determinism()
-    model = arch.build(m, ds.tokenizer.vocab_size)
+    model = arch.build(m, job.vocab)
     step_model = arch.kind == "step"
     seq_len = t["seq_len"]
-    train_pos = chunk_starts(ds.train, seq_len) if step_model else ds.train_positions()
+    train_stream = job.train
+    context = job.context if step_model else m["context"]  # a teacher's window may differ from the stream's pads
+    train_pos = chunk_starts(train_stream, seq_len) if step_model else data_mod.target_positions(train_stream, context)
+    soft = job.soft
 
     def get_batch(idx):
         if step_model:
-            return sequences(ds.train, train_pos[idx], seq_len)
-        return data_mod.windows(ds.train, train_pos[idx], ds.context)
+            x, y = sequences(train_stream, train_pos[idx], seq_len)
+            targets = train_pos[idx][:, None] + 1 + np.arange(seq_len)[None, :]
+        else:
+            x, y = data_mod.windows(train_stream, train_pos[idx], context)
+            targets = train_pos[idx]
+        if soft is None:
+            return x, y
+        return x, y, soft.ids[targets].astype(np.int32), soft.logits[targets].astype(np.float32)
 
     def evaluate(stream, limit, seed=0):
         fn = lambda x: model(x, training=False).numpy()  # noqa: E731
         if step_model:
             starts = eval_positions(chunk_starts(stream, seq_len), max(1, limit // seq_len), seed)
             return evaluate_sequences(fn, stream, starts, seq_len)
-        pos = data_mod.target_positions(stream, ds.context)
-        return evaluate_logits_fn(fn, stream, eval_positions(pos, limit, seed), ds.context)
+        pos = data_mod.target_positions(stream, context)
+        return evaluate_logits_fn(fn, stream, eval_positions(pos, limit, seed), context)
     per_epoch, total = schedule(len(train_pos), t)
     lr = tf.keras.optimizers.schedules.CosineDecay(t["lr"], decay_steps=total, alpha=0.1)
     opt = tf.keras.optimizers.Adam(learning_rate=lr)
@@ -154,9 +193,9 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
             for i, v in enumerate(opt.variables):
                 v.assign(z[f"o{i}"])
             step = meta["step"]
-            log(f"train: resuming at step {step}/{total} (epoch {step // per_epoch + 1})")
+            log(f"{job.name}: resuming at step {step}/{total} (epoch {step // per_epoch + 1})")
         else:
-            log("train: config or data changed since the checkpoint; starting over")
+            log(f"{job.name}: config or data changed since the checkpoint; starting over")
 
     def save_checkpoint(at: int) -> None:
         arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
@@ -164,66 +203,107 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
         atomic_save_npz(ckpt, **arrays)
         atomic_write_json(ckpt_meta, {"hash": h, "step": at, "n_weights": len(model.get_weights())})
 
+    def hard_loss(y, logits):
+        ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+        mask = tf.cast(tf.not_equal(y, 0), ce.dtype)  # <pad> is never a target
+        return tf.reduce_sum(ce * mask) / tf.maximum(tf.reduce_sum(mask), 1.0), mask
+
     @tf.function(jit_compile=False, reduce_retracing=True)
     def train_step(x, y):
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            mask = tf.cast(tf.not_equal(y, 0), ce.dtype)  # <pad> is never a target
-            loss = tf.reduce_sum(ce * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+            loss, _ = hard_loss(y, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
+    if soft is not None:
+        temp = float(job.distill_cfg["temperature"])
+        alpha = float(job.distill_cfg["alpha"])
+
+        @tf.function(jit_compile=False, reduce_retracing=True)
+        def distill_step(x, y, sid, slog):
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                ce, mask = hard_loss(y, logits)
+                kl = distill_kl(tf, logits, sid, slog, temp)
+                soft_loss = tf.reduce_sum(kl * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+                loss = alpha * temp * temp * soft_loss + (1.0 - alpha) * ce
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
     params, macs = arch.count(arch.weights(model), m)
-    log(f"train: {m['arch']} {params:,} params, {macs:,} MACs/token, {len(train_pos):,} windows, "
-        f"{total} steps of {t['batch']}")
+    log(f"{job.name}: {m['arch']} {params:,} params, {macs:,} MACs/token, {len(train_pos):,} "
+        f"{'sequences' if step_model else 'windows'}, {total} steps of {t['batch']}"
+        + (f", distilling (T={job.distill_cfg['temperature']}, alpha={job.distill_cfg['alpha']}, "
+           f"top-{soft.k})" if soft is not None else ""))
     t0 = time.monotonic()
     done_here = 0
     losses: list[float] = []
     try:
         while step < total:
             epoch = step // per_epoch
-            bar = Progress(min(per_epoch, total - epoch * per_epoch), f"epoch {epoch + 1}", enabled=progress)
+            bar = Progress(min(per_epoch, total - epoch * per_epoch), f"{job.name} epoch {epoch + 1}", enabled=progress)
             while step < total and step // per_epoch == epoch:
                 if stop_after_steps is not None and done_here >= stop_after_steps:
                     raise KeyboardInterrupt
                 idx = batch_indices(len(train_pos), t["batch"], t["seed"], epoch, step % per_epoch)
-                x, y = get_batch(idx)
-                losses.append(float(train_step(tf.constant(x), tf.constant(y))))
+                batch = [tf.constant(a) for a in get_batch(idx)]
+                losses.append(float(distill_step(*batch) if soft is not None else train_step(*batch)))
                 step += 1
                 done_here += 1
                 if step % t["checkpoint_steps"] == 0:
                     save_checkpoint(step)
                 bar.update(step - epoch * per_epoch, f"loss {np.mean(losses[-50:]):.3f}")
             save_checkpoint(step)
-            val = evaluate(ds.val, 20000)
+            val = evaluate(job.val, 20000)
             bar.close(f"loss {np.mean(losses[-per_epoch:]):.4f}  val CE {val['ce']:.4f}  "
                       f"ppl {val['ppl']:.2f}  acc {val['acc']:.3f}")
     except KeyboardInterrupt:
         save_checkpoint(step)
-        raise Interrupted(f"training interrupted at step {step}/{total}; checkpoint saved in {ckpt.parent}; "
-                          f"run 'tlmc train' again to resume") from None
+        again = {"train": "tlmc train", "teacher": "tlmc train --teacher", "distill": "tlmc distill"}.get(job.name, "it")
+        raise Interrupted(f"{job.name}: interrupted at step {step}/{total}; checkpoint saved in {ckpt.parent}; "
+                          f"run '{again}' again to resume") from None
 
     weights = arch.weights(model)
-    val = evaluate(ds.val, 10**9)
-    tr = evaluate(ds.train, 20000, 1)
+    val = evaluate(job.val, 10**9)
+    tr = evaluate(train_stream, 20000, 1)
     metrics = {"arch": m["arch"], "params": params, "macs_per_token": macs, "steps": total,
-               "train_seconds": round(time.monotonic() - t0, 2), "vocab_size": ds.tokenizer.vocab_size,
+               "train_seconds": round(time.monotonic() - t0, 2), "vocab_size": job.vocab,
                "val_ce": val["ce"], "val_ppl": val["ppl"], "val_acc": val["acc"], "val_windows": val["n"],
-               "train_ce": tr["ce"], "final_loss": float(np.mean(losses[-50:])) if losses else None}
+               "train_ce": tr["ce"], "final_loss": float(np.mean(losses[-50:])) if losses else None,
+               "distilled": soft is not None}
     atomic_save_npz(out / "weights.npz", **weights)
+    save_keras(model, out / "model.keras")
     atomic_write_json(out / "metrics.json", metrics)
-    atomic_write_json(stamp, {"hash": h})
+    atomic_write_json(out / "stamp.json", {"hash": h})
     for p in (ckpt, ckpt_meta):
         p.unlink(missing_ok=True)
     metrics["cached"] = False
     return metrics
 
 
-def load_weights(build: Path) -> dict[str, np.ndarray]:
-    p = build / "train" / "weights.npz"
+def distill_kl(tf, logits, sid, slog, temp: float):
+    """Per-position KL(teacher_T || student_T) over the teacher's top-k ids: the teacher's top-k
+    logits are softened by `temp` and renormalised over those k ids; the student's log-probs are
+    taken over its full vocabulary (softened by the same `temp`) at the k ids."""
+    s_logp = tf.nn.log_softmax(logits / temp, axis=-1)
+    s_at = tf.gather(s_logp, sid, batch_dims=len(sid.shape) - 1)
+    t_logp = tf.nn.log_softmax(slog / temp, axis=-1)
+    return tf.reduce_sum(tf.exp(t_logp) * (t_logp - s_at), axis=-1)
+
+
+def save_keras(model, path: Path) -> None:
+    """The trained Keras model as one .keras file (atomically): what `tlmc eval` and a
+    `[teacher] keras_model` load."""
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    tmp.replace(path)
+
+
+def load_weights(build: Path, stage: str = "train") -> dict[str, np.ndarray]:
+    p = build / stage / "weights.npz"
     if not p.is_file():
-        raise TlmcError(f"{p}: no trained model; run 'tlmc train' first")
+        raise TlmcError(f"{p}: no trained model; run 'tlmc {stage}' first")
     z = np.load(p)
     return {k: z[k] for k in z.files}

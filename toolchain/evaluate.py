@@ -1,0 +1,172 @@
+"""`tlmc eval`: teacher, scratch student, distilled student and the deployed int8 student on the
+same validation tokens; with `--task commands`, exact-match parse accuracy on held-out commands.
+
+Every model is scored on the same targets: each non-<pad> token among the first `tokens`
+tokens of the validation stream, predicted from what precedes it in its document (window
+models: the last K tokens; sequence models: the document so far, as a device streams it). The
+int8 entry is the quantize stage's model (TFLM-equal arithmetic is checked elsewhere; scoring
+uses LiteRT for speed). A parse is the greedy continuation of "<utterance> => " up to the
+newline, compared with the true command; int8 parses use TFLM, exactly what a device answers.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data as data_mod
+from . import distill as distill_mod
+from . import predict
+from . import train as train_mod
+from .config import Config
+from .errors import UsageError
+from .progress import log
+
+TASKS = ("commands",)
+
+
+
+def _float_entry(cfg: Config, build: Path, name: str, vocab: int):
+    """(FloatLM or None, why not) for teacher / scratch / distilled, only if current."""
+    if name == "teacher":
+        if not cfg.has_teacher():
+            return None, "no [teacher] in tlm.toml"
+        if cfg["teacher"]["soft_targets"]:
+            return None, "teacher given as soft targets only"
+        lm = distill_mod.teacher_lm(cfg, build, vocab, train_if_needed=False)
+        return (lm, "") if lm is not None else (None, "not trained: run 'tlmc train --teacher'")
+    stage = "train" if name == "scratch" else "distill"
+    if stage == "distill" and not cfg.has_teacher():
+        return None, "no [teacher] in tlm.toml"
+    out = build / stage
+    if stage == "train":
+        current = train_mod.is_current(out, train_mod.stage_hash(cfg, data_mod.stage_hash(cfg)))
+    else:
+        current = distill_mod.is_current(cfg, build)
+    if not current:
+        return None, f"not trained: run 'tlmc {stage}'"
+    if not (out / "model.keras").is_file():
+        return None, f"{out}/model.keras missing (trained by an older tlmc): run 'tlmc {stage} --force'"
+    return predict.load(out / "model.keras", vocab), ""
+
+
+def _int8_metrics(build: Path, val: np.ndarray, tokens: int) -> dict:
+    from . import interp, stream, tflite_model
+    from .quantize import dequantize
+
+    buf = (build / "quantize" / "model.tflite").read_bytes()
+    model = tflite_model.parse(buf)
+    sig = stream.read_signature(build)
+    if sig["kind"] == "step":
+        out_t = model.tensors[model.outputs[sig["logits_output"]]]
+        runner = stream.StepRunner(buf, sig, "litert")
+        return stream.stream_metrics(runner, val, min(tokens, len(val)), lambda raw: dequantize(raw, out_t))
+    k = model.tensors[model.inputs[0]].shape[-1]
+    out_t = model.tensors[model.outputs[0]]
+    n = min(tokens, len(val))
+    padded = np.concatenate([np.zeros(k, np.int64), val[:n]])
+    pos = np.flatnonzero(val[:n] != 0)
+    pos = pos[pos >= 1]
+    x = padded[pos[:, None] + np.arange(k)[None, :]].astype(np.int32)
+    z = dequantize(interp.Runner(buf, "litert").batch(x), out_t)
+    z -= z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    y = val[pos]
+    ce = float(-logp[np.arange(len(y)), y].mean()) if len(y) else 0.0
+    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": float((z.argmax(axis=1) == y).mean()) if len(y) else 0.0,
+            "n": int(len(y))}
+
+
+def float_parses(lm: predict.FloatLM, tok, utterances: list[str]) -> list[str]:
+    from .recipes import SEPARATOR
+
+    nl = int(tok.encode("\n")[0])
+    prompts = [tok.encode(u + SEPARATOR).tolist() for u in utterances]
+    from .cmdparse import MAX_TOKENS
+
+    outs = predict.decode(lm, prompts, MAX_TOKENS, stop_id=nl)
+    return [tok.decode(o).split("\n")[0] for o in outs]
+
+
+def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 20000, commands: int = 300) -> dict:
+    """The eval table as a dict: {"entries": {name: {...} or None}, "missing": {name: why}, ...}."""
+    if task is not None and task not in TASKS:
+        raise UsageError(f"--task {task}: unknown task; known: {', '.join(TASKS)}")
+    if tokens < 1 or commands < 1:
+        raise UsageError("--tokens and --commands must be at least 1")
+    ds = data_mod.prepare(cfg, build, log)
+    vocab = ds.tokenizer.vocab_size
+    int8_name = "distilled_int8" if cfg.has_teacher() else "scratch_int8"
+    names = ["teacher", "scratch", "distilled", int8_name]
+    sets: dict[str, list[tuple[str, str]]] = {}
+    if task == "commands":
+        if cfg["data"]["recipe"] != "commands":
+            raise UsageError(f"--task commands needs the commands recipe ([data] recipe = \"commands\" in {cfg.path.name})")
+        from . import cmdparse
+
+        sets["random"] = cmdparse.heldout_commands(build, "val", commands)
+        comp = cmdparse.heldout_commands(build, "compositional", commands)
+        if comp:
+            sets["compositional"] = comp
+    entries: dict[str, dict | None] = {}
+    missing: dict[str, str] = {}
+    for name in names:
+        t0 = time.monotonic()
+        if name == int8_name:
+            from .quantize import stage_hash as q_hash
+            from .fsutil import read_json
+
+            stamp = build / "quantize" / "stamp.json"
+            try:
+                current = read_json(stamp).get("hash") == q_hash(cfg, build)
+            except Exception:  # noqa: BLE001 - no stamp or no trained student yet
+                current = False
+            if not current:
+                entries[name], missing[name] = None, "not quantized: run 'tlmc quantize'"
+                continue
+            e = _int8_metrics(build, ds.val, tokens)
+            if sets:
+                from . import cmdparse
+
+                for split, pairs in sets.items():
+                    got = cmdparse.decode_int8(build, [u for u, _ in pairs])
+                    e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
+        else:
+            lm, why = _float_entry(cfg, build, name, vocab)
+            if lm is None:
+                entries[name], missing[name] = None, why
+                continue
+            e = predict.metrics(lm, ds.val, limit=tokens)
+            for split, pairs in sets.items():
+                got = float_parses(lm, ds.tokenizer, [u for u, _ in pairs])
+                e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
+        if sets:
+            e["exact_match"] = e["exact_match_random"]
+        e["seconds"] = round(time.monotonic() - t0, 2)
+        entries[name] = e
+    result = {"entries": entries, "missing": missing, "val_tokens": int(min(tokens, len(ds.val))),
+              "task": task, "commands": {k: len(v) for k, v in sets.items()}}
+    sc, te, di = entries.get("scratch"), entries.get("teacher"), entries.get("distilled")
+    if sc and te and di and te["ce"] < sc["ce"]:  # only meaningful when the teacher is better
+        result["gap_closed"] = (sc["ce"] - di["ce"]) / (sc["ce"] - te["ce"])
+    return result
+
+
+def table(r: dict) -> str:
+    """The text table of `run`'s result."""
+    splits = sorted({k[len("exact_match_"):] for e in r["entries"].values() if e for k in e if k.startswith("exact_match_")})
+    head = f"{'model':16}{'CE':>9}{'ppl':>9}{'acc':>8}" + "".join(f"{'exact ' + s[:4]:>12}" for s in splits)
+    lines = [head]
+    for name, e in r["entries"].items():
+        if e is None:
+            lines.append(f"{name:16}  -- {r['missing'][name]}")
+            continue
+        lines.append(f"{name:16}{e['ce']:>9.4f}{e['ppl']:>9.3f}{e['acc']:>8.4f}"
+                     + "".join(f"{100 * e['exact_match_' + s]:>11.1f}%" for s in splits))
+    lines.append(f"on the first {r['val_tokens']:,} validation tokens"
+                 + "".join(f"; {n} {s} held-out commands" for s, n in r["commands"].items()))
+    if "gap_closed" in r:
+        lines.append(f"distillation closed {100 * r['gap_closed']:.1f}% of the scratch-to-teacher CE gap")
+    return "\n".join(lines)
