@@ -55,6 +55,8 @@ bench: setup
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/device.py
 	$(BIN)/python bench/device.py --models
+	$(BIN)/python bench/distill.py --recipe commands
+	$(BIN)/python bench/distill.py --corpus ../shared/data/tinyshakespeare.txt
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

@@ -2,8 +2,9 @@
 
     python bench/distill.py --recipe commands [--json]
     python bench/distill.py --corpus ../shared/data/tinyshakespeare.txt [--json]
-    options: --student-steps N --teacher-steps N --synth-tokens N --alpha A --temperature T
-             --teacher ARCH --keep DIR (keep the projects) --eval-tokens N
+    options: --student ARCH --student-hidden 64,64 --student-steps N --teacher ARCH
+             --teacher-steps N --alpha A --temperature T --synth-tokens N --synth-ratio R
+             --keep DIR (keep the projects) --eval-tokens N --commands N (see --help)
 
 Builds one project per run in a temporary folder: the teacher (`[teacher]`, trained once), the
 scratch student (`tlmc train`) and the distilled student (`tlmc distill`, same [train] budget,
@@ -37,21 +38,26 @@ CORPUS = {
     "teacher": {"arch": "gru", "embed": 48, "hidden": [384], "steps": 2500, "batch": 64, "seq_len": 128, "lr": 0.003},
 }
 
+WIDTHS = str  # comma-separated layer widths
+OPTIONS = [  # flag, type, tlm.toml section, field
+    ("--student", str, "model", "arch"), ("--student-embed", int, "model", "embed"),
+    ("--student-hidden", WIDTHS, "model", "hidden"), ("--student-steps", int, "train", "steps"),
+    ("--student-batch", int, "train", "batch"), ("--seq-len", int, "train", "seq_len"),
+    ("--teacher", str, "teacher", "arch"), ("--teacher-embed", int, "teacher", "embed"),
+    ("--teacher-hidden", WIDTHS, "teacher", "hidden"), ("--teacher-steps", int, "teacher", "steps"),
+    ("--teacher-batch", int, "teacher", "batch"), ("--recipe-lines", int, "data", "recipe_lines"),
+    ("--alpha", float, "distill", "alpha"), ("--temperature", float, "distill", "temperature"),
+    ("--top-k", int, "distill", "top_k"),
+]
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--recipe", choices=["commands"])
     src.add_argument("--corpus")
-    ap.add_argument("--student-steps", type=int)
-    ap.add_argument("--teacher-steps", type=int)
-    ap.add_argument("--teacher", help="teacher arch (gru, lstm, conv, mlp)")
-    ap.add_argument("--teacher-hidden", help="comma-separated widths")
-    ap.add_argument("--student-hidden", help="comma-separated widths")
-    ap.add_argument("--recipe-lines", type=int)
-    ap.add_argument("--alpha", type=float)
-    ap.add_argument("--temperature", type=float)
-    ap.add_argument("--top-k", type=int)
+    for flag, kind, _, _ in OPTIONS:
+        ap.add_argument(flag, type=kind)
     ap.add_argument("--synth-tokens", type=int, default=0)
     ap.add_argument("--synth-ratio", type=float, default=0.5)
     ap.add_argument("--eval-tokens", type=int, default=20000)
@@ -63,21 +69,10 @@ def main() -> None:
     over = json.loads(json.dumps(RECIPE if a.recipe else CORPUS))
     over.setdefault("distill", {})
     over.setdefault("quantize", {})["eval_samples"] = 3000
-    if a.student_steps:
-        over["train"]["steps"] = a.student_steps
-    if a.teacher_steps:
-        over["teacher"]["steps"] = a.teacher_steps
-    if a.teacher:
-        over["teacher"]["arch"] = a.teacher
-    if a.teacher_hidden:
-        over["teacher"]["hidden"] = [int(x) for x in a.teacher_hidden.split(",")]
-    if a.student_hidden:
-        over["model"]["hidden"] = [int(x) for x in a.student_hidden.split(",")]
-    if a.recipe_lines:
-        over["data"]["recipe_lines"] = a.recipe_lines
-    for key, val in (("alpha", a.alpha), ("temperature", a.temperature), ("top_k", a.top_k)):
+    for flag, _, section, key in OPTIONS:
+        val = getattr(a, flag[2:].replace("-", "_"))
         if val is not None:
-            over["distill"][key] = val
+            over.setdefault(section, {})[key] = [int(x) for x in val.split(",")] if key == "hidden" else val
     if a.synth_tokens:
         over["synth"] = {"tokens": a.synth_tokens, "ratio": a.synth_ratio}
 

@@ -294,3 +294,49 @@ def test_config_errors(tmp_path, extra, needle):
     with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")) as e:
         config.load(tmp_path)
     assert "\n" not in str(e.value)
+
+
+def test_quantize_deploys_the_distilled_student_and_eval_parses(distilled):
+    """A project with a teacher deploys the distilled student; --task commands scores parses of
+    both held-out splits for every model (float by Keras, int8 by TFLM as a device does)."""
+    from toolchain import evaluate, info, quantize
+
+    p, _, _, _ = distilled
+    rep = quantize.run(p.cfg, p.build)
+    assert info.info(p.cfg)["student"] == "distilled"
+    r = evaluate.run(p.cfg, p.build, task="commands", tokens=3000, commands=12)
+    e = r["entries"]
+    assert r["commands"] == {"random": 12, "compositional": 12}
+    assert e["distilled_int8"]["ce"] == pytest.approx(e["distilled"]["ce"], rel=0.05)
+    assert rep["float_ce"] == pytest.approx(e["distilled"]["ce"], rel=0.1)
+    for name in ("teacher", "scratch", "distilled", "distilled_int8"):
+        for key in ("exact_match", "exact_match_random", "exact_match_compositional"):
+            assert 0.0 <= e[name][key] <= 1.0
+    text = evaluate.table(r)
+    assert "exact rand" in text and "exact comp" in text
+
+
+@pytest.mark.parametrize("arch,m", [("mlp", {"context": 6, "embed": 4, "hidden": [16]}),
+                                    ("gru", {"context": 1, "embed": 6, "hidden": [12]})])
+def test_batched_decode_equals_one_at_a_time(arch, m):
+    """eval's float parses: rows of different prompt lengths decoded together equal each prompt
+    decoded alone by the plain loop (a device's RESET, <pad>, prompt, argmax...)."""
+    from toolchain import models, predict
+
+    model = models.get(arch).build(m, 9)
+    lm = predict.wrap(model)
+    rng = np.random.default_rng(3)
+    prompts = [rng.integers(1, 9, n).tolist() for n in (1, 5, 9, 2, 14)]
+    got = predict.decode(lm, prompts, 7, stop_id=3, batch=2)
+    for p, g in zip(prompts, got):
+        seq = ([0] if arch == "gru" else [0] * m["context"]) + list(p)
+        want = []
+        for _ in range(7):
+            x = np.array([seq[-m["context"]:]] if arch == "mlp" else [seq], np.int32)
+            z = model(x).numpy()
+            nxt = int(np.argmax(z[0] if arch == "mlp" else z[0, -1]))
+            want.append(nxt)
+            seq.append(nxt)
+            if nxt == 3:
+                break
+        assert g == want

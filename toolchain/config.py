@@ -104,8 +104,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "lr": Field(float, 0.003, _range(1e-6, 1.0), "teacher Adam learning rate (cosine decay to 10%)"),
     },
     "distill": {
-        "temperature": Field(float, 2.0, _range(0.1, 100.0), "softens teacher and student distributions (T)"),
-        "alpha": Field(float, 0.5, _range(0.0, 1.0),
+        "temperature": Field(float, 1.0, _range(0.1, 100.0), "softens teacher and student distributions (T)"),
+        "alpha": Field(float, 0.9, _range(0.0, 1.0),
                        "weight of the soft-target term T^2 * KL; 1 - alpha weighs the hard-label CE"),
         "top_k": Field(int, 8, _range(1, 4096), "teacher logits kept per position (bounds the cache)"),
         "teacher_batch": Field(int, 256, _range(1, 65536), "sequences / windows per teacher call when caching"),
