@@ -1,16 +1,19 @@
-"""Benchmark: does distillation pay? Teacher, scratch student, distilled student, int8 student.
+"""Benchmark: where does distillation pay? Teacher, scratch and distilled students, int8.
 
     python bench/distill.py --recipe commands [--json]
     python bench/distill.py --corpus ../shared/data/tinyshakespeare.txt [--json]
-    options: --student ARCH --student-hidden 64,64 --student-steps N --teacher ARCH
+    options: --student ARCH --student-hidden 64,64 --student-steps 250,1000,4000 --teacher ARCH
              --teacher-steps N --alpha A --temperature T --synth-tokens N --synth-ratio R
              --keep DIR (keep the projects) --eval-tokens N --commands N (see --help)
 
-Builds one project per run in a temporary folder: the teacher (`[teacher]`, trained once), the
-scratch student (`tlmc train`) and the distilled student (`tlmc distill`, same [train] budget,
-seed and data; with --synth-tokens, teacher-sampled text mixed in by --synth-ratio), quantizes
-the distilled student and prints `tlmc eval`'s table (with --task commands for the recipe)
-plus the wall time of every stage.
+Builds one project in a temporary folder. The teacher (`[teacher]`) is trained once; then for
+every student step budget the scratch student (`tlmc train`) and the distilled student (`tlmc
+distill`: same budget, seed, batch order and data; with --synth-tokens, teacher-sampled text
+mixed in by --synth-ratio) are trained and scored (`tlmc eval`), giving the share of the
+scratch-to-teacher CE gap distillation closes at each budget. The last budget's distilled
+student is quantized and gets the full eval table (with --task commands for the recipe).
+Wall time of every stage is printed. Defaults: an mlp teacher (a GRU teacher generalises at
+least as well but trains ~10x slower on this CPU) and an mlp student.
 """
 
 from __future__ import annotations
@@ -26,22 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from toolchain import distill, evaluate, project, quantize, synth, train  # noqa: E402
 
-RECIPE = {
-    "data": {"recipe": "commands", "recipe_lines": 20000},
-    "model": {"arch": "mlp", "context": 24, "embed": 16, "hidden": [96]},
-    "train": {"steps": 1500, "batch": 128, "lr": 0.003},
-    "teacher": {"arch": "gru", "embed": 48, "hidden": [384], "steps": 2500, "batch": 64, "seq_len": 128, "lr": 0.003},
-}
-CORPUS = {
-    "model": {"arch": "mlp", "context": 24, "embed": 16, "hidden": [96]},
-    "train": {"steps": 1500, "batch": 128, "lr": 0.003},
-    "teacher": {"arch": "gru", "embed": 48, "hidden": [384], "steps": 2500, "batch": 64, "seq_len": 128, "lr": 0.003},
-}
+STUDENT = {"arch": "mlp", "context": 24, "embed": 16, "hidden": [128]}
+TEACHER = {"arch": "mlp", "context": 32, "embed": 32, "hidden": [512, 512], "steps": 4000, "batch": 128, "lr": 0.002}
+RECIPE = {"data": {"recipe": "commands", "recipe_lines": 20000}, "model": STUDENT,
+          "train": {"batch": 128, "lr": 0.003}, "teacher": TEACHER}
+CORPUS = {"model": STUDENT, "train": {"batch": 128, "lr": 0.003}, "teacher": TEACHER}
+BUDGETS = "250,1000,4000"
 
 WIDTHS = str  # comma-separated layer widths
 OPTIONS = [  # flag, type, tlm.toml section, field
     ("--student", str, "model", "arch"), ("--student-embed", int, "model", "embed"),
-    ("--student-hidden", WIDTHS, "model", "hidden"), ("--student-steps", int, "train", "steps"),
+    ("--student-hidden", WIDTHS, "model", "hidden"),
     ("--student-batch", int, "train", "batch"), ("--seq-len", int, "train", "seq_len"),
     ("--teacher", str, "teacher", "arch"), ("--teacher-embed", int, "teacher", "embed"),
     ("--teacher-hidden", WIDTHS, "teacher", "hidden"), ("--teacher-steps", int, "teacher", "steps"),
@@ -58,6 +56,7 @@ def main() -> None:
     src.add_argument("--corpus")
     for flag, kind, _, _ in OPTIONS:
         ap.add_argument(flag, type=kind)
+    ap.add_argument("--student-steps", default=BUDGETS, help=f"comma-separated step budgets (default {BUDGETS})")
     ap.add_argument("--synth-tokens", type=int, default=0)
     ap.add_argument("--synth-ratio", type=float, default=0.5)
     ap.add_argument("--eval-tokens", type=int, default=20000)
@@ -78,32 +77,44 @@ def main() -> None:
 
     root = a.keep or Path(tempfile.mkdtemp(prefix="tlmc-distill-"))
     folder = root / ("commands" if a.recipe else "corpus")
-    project.init(folder, [a.corpus] if a.corpus else None, force=True, overrides=over)
-    p = project.Project.load(folder)
-    times = {}
+    corpus = [str(Path(a.corpus).resolve())] if a.corpus else None
+    times: dict[str, float] = {}
 
     def timed(name, fn):
         t0 = time.monotonic()
         out = fn()
-        times[name] = round(time.monotonic() - t0, 1)
+        times[name] = round(times.get(name, 0.0) + time.monotonic() - t0, 1)
         return out
 
-    timed("scratch", lambda: train.run(p.cfg, p.build, progress=False))
-    if p.cfg.has_teacher():
+    budgets = [int(x) for x in a.student_steps.split(",")]
+    rows = []
+    for steps in budgets:
+        over["train"]["steps"] = steps
+        project.init(folder, corpus, force=True, overrides=over)  # build/ is kept: the teacher is reused
+        p = project.Project.load(folder)
+        timed(f"scratch {steps}", lambda: train.run(p.cfg, p.build, progress=False))
         timed("teacher", lambda: distill.train_teacher(p.cfg, p.build, progress=False))
         if a.synth_tokens:
             timed("synth", lambda: synth.run(p.cfg, p.build, progress=False))
-        timed("distill", lambda: distill.run(p.cfg, p.build, progress=False))
+        timed(f"distill {steps}", lambda: distill.run(p.cfg, p.build, progress=False))
+        r = evaluate.run(p.cfg, p.build, tokens=a.eval_tokens)
+        e = r["entries"]
+        rows.append({"steps": steps, "scratch": e["scratch"]["ce"], "distilled": e["distilled"]["ce"],
+                     "teacher": e["teacher"]["ce"], "gap_closed": r.get("gap_closed")})
     timed("quantize", lambda: quantize.run(p.cfg, p.build))
     r = timed("eval", lambda: evaluate.run(p.cfg, p.build, task="commands" if a.recipe else None,
                                            tokens=a.eval_tokens, commands=a.commands))
-    r["times"] = times
-    r["config"] = over
+    r.update(times=times, config=over, budgets=rows)
     if a.synth_tokens:
         r["synth"] = json.loads((p.build / "synth" / "report.json").read_text())
     if a.json:
         print(json.dumps(r, sort_keys=True))
         return
+    print(f"{'student steps':>14}{'scratch CE':>12}{'distilled CE':>14}{'teacher CE':>12}{'gap closed':>12}")
+    for row in rows:
+        gap = "-" if row["gap_closed"] is None else f"{100 * row['gap_closed']:.1f}%"
+        print(f"{row['steps']:>14}{row['scratch']:>12.4f}{row['distilled']:>14.4f}{row['teacher']:>12.4f}{gap:>12}")
+    print(f"\nat {budgets[-1]} steps:")
     print(evaluate.table(r))
     print("wall seconds: " + ", ".join(f"{k} {v}" for k, v in times.items()))
     print(f"config: {json.dumps(over, sort_keys=True)}")

@@ -340,3 +340,28 @@ def test_batched_decode_equals_one_at_a_time(arch, m):
             if nxt == 3:
                 break
         assert g == want
+
+
+def test_utterance_weight_marks_only_the_utterance_of_command_lines():
+    from toolchain import data as data_mod
+    from toolchain.tokenizer import Tokenizer
+
+    docs = ["turn it on => light.on all\n", "no separator here\n", "a => b => c\n", "x => y\n"]
+    tok = Tokenizer.learn(docs, "char", 96)
+    stream = data_mod.to_stream(docs, tok, 3)
+    w = data_mod.target_weights(stream, tok, 0.25)
+    assert np.array_equal(data_mod.target_weights(stream, tok, 1.0), (stream != 0).astype(np.float32))
+    starts = np.flatnonzero(stream == 0)
+    pieces, pos = [], 0
+    for d in docs:
+        s = pos + 3
+        pieces.append((d, w[s:s + len(d)]))
+        pos = s + len(d)
+    for d, wd in pieces:
+        assert len(wd) == len(d)
+        if " => " not in d:
+            assert (wd == 1).all()
+            continue
+        cut = d.index(" => ") + 4  # the command starts after the first separator
+        assert (wd[:cut] == 0.25).all() and (wd[cut:] == 1).all(), (d, wd)
+    assert (w[starts] == 0).all()

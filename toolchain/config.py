@@ -87,6 +87,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "seq_len": Field(int, 64, _range(2, 4096), "gru / conv: tokens per training sequence"),
         "lr": Field(float, 0.002, _range(1e-6, 1.0), "Adam learning rate (cosine decay to 10%)"),
         "seed": Field(int, 1, _range(0, 2**31 - 1), "seed for weights and data order"),
+        "utterance_weight": Field(float, 1.0, _range(0.0, 1.0),
+                                  "commands lines: loss weight of the utterance (up to ' => '); the command weighs 1"),
         "checkpoint_steps": Field(int, 500, _range(1, 100_000_000), "save a resumable checkpoint this often"),
     },
     "teacher": {

@@ -110,6 +110,37 @@ def windows(stream: np.ndarray, positions: np.ndarray, context: int) -> tuple[np
     return stream[idx].astype(np.int32), stream[positions].astype(np.int32)
 
 
+def target_weights(stream: np.ndarray, tok: Tokenizer, utterance_weight: float,
+                   separator: str = " => ") -> np.ndarray:
+    """Loss weight of each stream position as a target: 0 at <pad>; in a document holding
+    `separator` (a commands line), `utterance_weight` up to and including the separator and 1
+    after it (the command the device must answer); 1 everywhere else."""
+    w = (stream != PAD).astype(np.float32)
+    if utterance_weight == 1.0:
+        return w
+    sep = tok.encode(separator)
+    n, k = len(stream), len(sep)
+    if n < k:
+        return w
+    hits = np.ones(n - k + 1, bool)
+    for j, t in enumerate(sep):
+        hits &= stream[j:n - k + 1 + j] == t
+    after = np.zeros(n + 1, np.int64)
+    after[np.flatnonzero(hits) + k] += 1  # the first position after each separator
+    doc = np.cumsum(stream == PAD)  # document index (changes at every <pad>)
+    seen = np.cumsum(after[:n])
+    # separators seen so far within this document: subtract the count at the document's start
+    start_seen = np.zeros(doc.max() + 1, np.int64)
+    pads = np.flatnonzero(stream == PAD)
+    start_seen[doc[pads]] = seen[pads]
+    in_command = (seen - start_seen[doc]) > 0
+    has_sep = np.zeros(doc.max() + 1, bool)
+    has_sep[doc[np.flatnonzero(hits)]] = True
+    utter = has_sep[doc] & ~in_command & (stream != PAD)
+    w[utter] = utterance_weight
+    return w
+
+
 @dataclass
 class Dataset:
     tokenizer: Tokenizer

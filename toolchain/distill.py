@@ -40,7 +40,8 @@ def teacher_model_cfg(cfg: Config) -> dict:
 def teacher_train_cfg(cfg: Config) -> dict:
     t = cfg["teacher"]
     return {"epochs": t["epochs"], "steps": t["steps"], "batch": t["batch"], "seq_len": t["seq_len"], "lr": t["lr"],
-            "seed": cfg["train"]["seed"], "checkpoint_steps": cfg["train"]["checkpoint_steps"]}
+            "seed": cfg["train"]["seed"], "checkpoint_steps": cfg["train"]["checkpoint_steps"],
+            "utterance_weight": cfg["train"]["utterance_weight"]}
 
 
 def require_teacher(cfg: Config) -> None:
@@ -70,8 +71,10 @@ def train_teacher(cfg: Config, build: Path, *, force: bool = False, progress: bo
         raise UsageError(f"{cfg.path.name}: [teacher] {what} = {t[what]!r} is given, so there is no teacher to train; "
                          f"run 'tlmc distill'")
     ds = data_mod.prepare(cfg, build, log)
-    job = train_mod.Job("teacher", build / "teacher", teacher_hash(cfg), teacher_model_cfg(cfg), teacher_train_cfg(cfg),
-                        ds.train, ds.val, ds.context, ds.tokenizer.vocab_size)
+    tc = teacher_train_cfg(cfg)
+    job = train_mod.Job("teacher", build / "teacher", teacher_hash(cfg), teacher_model_cfg(cfg), tc,
+                        ds.train, ds.val, ds.context, ds.tokenizer.vocab_size,
+                        weights=data_mod.target_weights(ds.train, ds.tokenizer, tc["utterance_weight"]))
     return train_mod.fit(job, force=force, progress=progress, stop_after_steps=stop_after_steps)
 
 
@@ -231,7 +234,8 @@ def run(cfg: Config, build: Path, *, force: bool = False, progress: bool | None 
     tok_json = (build / "data" / "tokenizer.json").read_text()
     soft = soft_targets(cfg, build, stream, ds.tokenizer.vocab_size, tok_json)
     job = train_mod.Job("distill", build / "distill", stage_hash(cfg, soft), cfg["model"], cfg["train"], stream,
-                        ds.val, ds.context, ds.tokenizer.vocab_size, soft=soft, distill_cfg=cfg["distill"])
+                        ds.val, ds.context, ds.tokenizer.vocab_size, soft=soft, distill_cfg=cfg["distill"],
+                        weights=data_mod.target_weights(stream, ds.tokenizer, cfg["train"]["utterance_weight"]))
     metrics = train_mod.fit(job, force=force, progress=progress, stop_after_steps=stop_after_steps)
     if not metrics.get("cached"):
         metrics.update(mix)

@@ -121,6 +121,7 @@ class Job:
     vocab: int
     soft: Any = None  # distill.SoftTargets
     distill_cfg: dict | None = None
+    weights: np.ndarray | None = None  # loss weight of each stream position as a target (None: 1, <pad> 0)
 
 
 def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int | None = None,
@@ -130,7 +131,8 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
     `stop_after_steps` simulates Ctrl-C after that many steps of this call (for tests)."""
     ds = data_mod.prepare(cfg, build, log)
     job = Job("train", build / "train", stage_hash(cfg, data_mod.stage_hash(cfg)), cfg["model"], cfg["train"],
-              ds.train, ds.val, ds.context, ds.tokenizer.vocab_size)
+              ds.train, ds.val, ds.context, ds.tokenizer.vocab_size,
+              weights=data_mod.target_weights(ds.train, ds.tokenizer, cfg["train"]["utterance_weight"]))
     return fit(job, force=force, stop_after_steps=stop_after_steps, progress=progress)
 
 
@@ -159,6 +161,7 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
     context = job.context if step_model else m["context"]  # a teacher's window may differ from the stream's pads
     train_pos = chunk_starts(train_stream, seq_len) if step_model else data_mod.target_positions(train_stream, context)
     soft = job.soft
+    weights = job.weights if job.weights is not None else (train_stream != 0).astype(np.float32)
 
     def get_batch(idx):
         if step_model:
@@ -167,9 +170,10 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
         else:
             x, y = data_mod.windows(train_stream, train_pos[idx], context)
             targets = train_pos[idx]
+        w = weights[targets]
         if soft is None:
-            return x, y
-        return x, y, soft.ids[targets].astype(np.int32), soft.logits[targets].astype(np.float32)
+            return x, y, w
+        return x, y, w, soft.ids[targets].astype(np.int32), soft.logits[targets].astype(np.float32)
 
     def evaluate(stream, limit, seed=0):
         fn = lambda x: model(x, training=False).numpy()  # noqa: E731
@@ -203,15 +207,15 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
         atomic_save_npz(ckpt, **arrays)
         atomic_write_json(ckpt_meta, {"hash": h, "step": at, "n_weights": len(model.get_weights())})
 
-    def hard_loss(y, logits):
+    def hard_loss(y, w, logits):
+        """Weighted mean CE; `w` is 0 at <pad> targets (never trained on), else the position's weight."""
         ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-        mask = tf.cast(tf.not_equal(y, 0), ce.dtype)  # <pad> is never a target
-        return tf.reduce_sum(ce * mask) / tf.maximum(tf.reduce_sum(mask), 1.0), mask
+        return tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1e-6)
 
     @tf.function(jit_compile=False, reduce_retracing=True)
-    def train_step(x, y):
+    def train_step(x, y, w):
         with tf.GradientTape() as tape:
-            loss, _ = hard_loss(y, model(x, training=True))
+            loss = hard_loss(y, w, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -221,12 +225,12 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
         alpha = float(job.distill_cfg["alpha"])
 
         @tf.function(jit_compile=False, reduce_retracing=True)
-        def distill_step(x, y, sid, slog):
+        def distill_step(x, y, w, sid, slog):
             with tf.GradientTape() as tape:
                 logits = model(x, training=True)
-                ce, mask = hard_loss(y, logits)
+                ce = hard_loss(y, w, logits)
                 kl = distill_kl(tf, logits, sid, slog, temp)
-                soft_loss = tf.reduce_sum(kl * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+                soft_loss = tf.reduce_sum(kl * w) / tf.maximum(tf.reduce_sum(w), 1e-6)
                 loss = alpha * temp * temp * soft_loss + (1.0 - alpha) * ce
             grads = tape.gradient(loss, model.trainable_variables)
             opt.apply_gradients(zip(grads, model.trainable_variables))
