@@ -45,7 +45,7 @@ OPTIONS = [  # flag, type, tlm.toml section, field
     ("--teacher-hidden", WIDTHS, "teacher", "hidden"), ("--teacher-steps", int, "teacher", "steps"),
     ("--teacher-batch", int, "teacher", "batch"), ("--recipe-lines", int, "data", "recipe_lines"),
     ("--alpha", float, "distill", "alpha"), ("--temperature", float, "distill", "temperature"),
-    ("--top-k", int, "distill", "top_k"),
+    ("--top-k", int, "distill", "top_k"), ("--teacher-recipe-lines", int, "teacher", "recipe_lines"),
 ]
 
 

@@ -214,7 +214,7 @@ def _copy_with_teacher(p, folder):
 
 
 def test_interrupted_distill_resumes_bit_exact(distilled, tmp_path):
-    from toolchain import distill, project, train
+    from toolchain import distill, train
     from toolchain.train import Interrupted
 
     p, _, _, _ = distilled
@@ -284,6 +284,7 @@ def test_cli_eval_json_and_errors(distilled, tmp_path):
     ('[model]\narch = "lstm"\n', "[model] arch"),
     ('[synth]\nmin_chars = 50\nmax_chars = 10\n', "min_chars"),
     ('[distill]\nalpha = 1.5\n', "[distill] alpha"),
+    ('[teacher]\narch = "mlp"\nrecipe_lines = 100\n', "[teacher] recipe_lines"),
 ])
 def test_config_errors(tmp_path, extra, needle):
     from toolchain import config
@@ -365,3 +366,24 @@ def test_utterance_weight_marks_only_the_utterance_of_command_lines():
         cut = d.index(" => ") + 4  # the command starts after the first separator
         assert (wd[:cut] == 0.25).all() and (wd[cut:] == 1).all(), (d, wd)
     assert (w[starts] == 0).all()
+
+
+def test_teacher_recipe_lines_continue_the_students_corpus(tiny_quantized):
+    """[teacher] recipe_lines: the teacher's stream is the student's plus the recipe's next
+    lines (same seed and compositional hold-out), so it knows more than the student saw."""
+    import copy
+
+    from toolchain import data as data_mod, distill, recipes
+
+    p, _, _ = tiny_quantized
+    ds = data_mod.prepare(p.cfg, p.build)
+    cfg = copy.deepcopy(p.cfg)
+    assert distill.teacher_stream(cfg, ds) is ds.train
+    cfg.sections["teacher"]["recipe_lines"] = 3400
+    stream = distill.teacher_stream(cfg, ds)
+    assert np.array_equal(stream[:len(ds.train)], ds.train)
+    extra = ds.tokenizer.decode(stream[len(ds.train):]).splitlines()
+    assert len(extra) == 400
+    held = data_mod.holdout_pairs(cfg)
+    assert extra == recipes.generate_commands(3400, 1, keep=lambda i: recipes.intent_pair(i) not in held)[3000:]
+    assert distill.teacher_hash(cfg) != distill.teacher_hash(p.cfg)

@@ -99,6 +99,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "hidden": Field(list, [384], _hidden, "teacher layer widths (as [model] hidden)"),
         "keras_model": Field(str, "", None, "instead of arch: a saved Keras model (.keras) over this project's tokens"),
         "soft_targets": Field(str, "", None, "instead of arch: precomputed top-k teacher logits (.npz, docs/distill.md)"),
+        "recipe_lines": Field(int, 0, _range(0, 10_000_000),
+                              "recipe only: train the teacher on this many lines (more than [data] recipe_lines; 0: the same data)"),
         "epochs": Field(int, 4, _range(1, 10_000), "teacher training passes"),
         "steps": Field(int, 0, _range(0, 100_000_000), "if > 0: teacher training steps (overrides epochs)"),
         "batch": Field(int, 64, _range(1, 65536), "teacher batch"),
@@ -219,6 +221,9 @@ def validate(raw: dict[str, Any], path: Path) -> Config:
     for key in ("keras_model", "soft_targets"):
         if t[key] and not (path.parent / t[key]).is_file():
             raise ConfigError(f"{name}: [teacher] {key} file {t[key]!r} not found (looked in {path.parent}); fix the path")
+    if t["recipe_lines"] and (not d["recipe"] or t["recipe_lines"] <= d["recipe_lines"]):
+        raise ConfigError(f"{name}: [teacher] recipe_lines = {t['recipe_lines']} needs a recipe and more lines than "
+                          f"[data] recipe_lines = {d['recipe_lines']}; raise it or set 0")
     s = sections["synth"]
     if s["min_chars"] > s["max_chars"]:
         raise ConfigError(f"{name}: [synth] min_chars = {s['min_chars']} exceeds max_chars = {s['max_chars']}; "

@@ -58,7 +58,7 @@ def teacher_hash(cfg: Config) -> str:
     if t["soft_targets"]:
         return hash_json({"soft_targets": sha256_file(cfg.teacher_path("soft_targets"))})
     return hash_json({"data": data_mod.stage_hash(cfg), "model": teacher_model_cfg(cfg),
-                      "train": teacher_train_cfg(cfg)})
+                      "train": teacher_train_cfg(cfg), "recipe_lines": t["recipe_lines"]})
 
 
 def train_teacher(cfg: Config, build: Path, *, force: bool = False, progress: bool | None = None,
@@ -72,10 +72,31 @@ def train_teacher(cfg: Config, build: Path, *, force: bool = False, progress: bo
                          f"run 'tlmc distill'")
     ds = data_mod.prepare(cfg, build, log)
     tc = teacher_train_cfg(cfg)
-    job = train_mod.Job("teacher", build / "teacher", teacher_hash(cfg), teacher_model_cfg(cfg), tc,
-                        ds.train, ds.val, ds.context, ds.tokenizer.vocab_size,
-                        weights=data_mod.target_weights(ds.train, ds.tokenizer, tc["utterance_weight"]))
+    h = teacher_hash(cfg)
+    if not force and (metrics := train_mod.cached_metrics(build / "teacher", h)) is not None:
+        return metrics
+    stream = teacher_stream(cfg, ds)
+    job = train_mod.Job("teacher", build / "teacher", h, teacher_model_cfg(cfg), tc,
+                        stream, ds.val, ds.context, ds.tokenizer.vocab_size,
+                        weights=data_mod.target_weights(stream, ds.tokenizer, tc["utterance_weight"]))
     return train_mod.fit(job, force=force, progress=progress, stop_after_steps=stop_after_steps)
+
+
+def teacher_stream(cfg: Config, ds: data_mod.Dataset) -> np.ndarray:
+    """The teacher's training stream: the student's, plus (`[teacher] recipe_lines`) the recipe's
+    next lines. The recipe is prefix-stable, so the extra lines continue the project's corpus and
+    none of them is a validation line by construction (a repeated phrasing can recur, as within
+    the project's own split)."""
+    n, d = cfg["teacher"]["recipe_lines"], cfg["data"]
+    if not n:
+        return ds.train
+    from . import recipes
+
+    held = data_mod.holdout_pairs(cfg)
+    keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
+    extra = recipes.generate_commands(n, d["recipe_seed"], keep=keep)[d["recipe_lines"]:]
+    log(f"teacher: {len(extra):,} more recipe lines than the student sees")
+    return np.concatenate([ds.train, data_mod.to_stream([ln + "\n" for ln in extra], ds.tokenizer, ds.context)])
 
 
 def teacher_lm(cfg: Config, build: Path, vocab: int, *, train_if_needed: bool = True) -> predict.FloatLM | None:

@@ -9,7 +9,6 @@ name), metrics.json, checkpoint.npz (while unfinished), stamp.json.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,12 +140,19 @@ def is_current(out: Path, h: str) -> bool:
     return stamp.is_file() and read_json(stamp).get("hash") == h and (out / "weights.npz").is_file()
 
 
+def cached_metrics(out: Path, h: str) -> dict | None:
+    """The metrics of a finished run with hash `h` in `out` (marked cached), or None."""
+    if not is_current(out, h):
+        return None
+    metrics = read_json(out / "metrics.json")
+    metrics["cached"] = True
+    return metrics
+
+
 def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, progress: bool | None = None) -> dict:
     """The training loop shared by scratch students, teachers and distilled students."""
     out, h = job.out, job.hash
-    if not force and is_current(out, h):
-        metrics = read_json(out / "metrics.json")
-        metrics["cached"] = True
+    if not force and (metrics := cached_metrics(out, h)) is not None:
         return metrics
 
     tf = _tf()
