@@ -2,8 +2,9 @@
 
     python bench/distill.py --recipe commands [--json]
     python bench/distill.py --corpus ../shared/data/tinyshakespeare.txt [--json]
-    options: --student ARCH --student-hidden 64,64 --student-steps 250,1000,4000 --teacher ARCH
-             --teacher-steps N --alpha A --temperature T --synth-tokens N --synth-ratio R
+    options: --student ARCH --student-hidden 64,64 --student-steps 1000,4000 --teacher ARCH
+             --teacher-steps N --teacher-recipe-lines N --alpha A --temperature T
+             --synth-tokens N --synth-ratio R --recipe-lines N
              --keep DIR (keep the projects) --eval-tokens N --commands N (see --help)
 
 Builds one project in a temporary folder. The teacher (`[teacher]`) is trained once; then for
@@ -12,8 +13,9 @@ distill`: same budget, seed, batch order and data; with --synth-tokens, teacher-
 mixed in by --synth-ratio) are trained and scored (`tlmc eval`), giving the share of the
 scratch-to-teacher CE gap distillation closes at each budget. The last budget's distilled
 student is quantized and gets the full eval table (with --task commands for the recipe).
-Wall time of every stage is printed. Defaults: an mlp teacher (a GRU teacher generalises at
-least as well but trains ~10x slower on this CPU) and an mlp student.
+Wall time of every stage is printed. Defaults: an mlp teacher and an mlp student (on the
+recipe a GRU-256 teacher reached val CE 0.387 against the 813k mlp's 0.417, but took 527 s of
+training against 98 s on this 2-core CPU).
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ from toolchain import distill, evaluate, project, quantize, synth, train  # noqa
 
 STUDENT = {"arch": "mlp", "context": 24, "embed": 16, "hidden": [128]}
 TEACHER = {"arch": "mlp", "context": 32, "embed": 32, "hidden": [512, 512], "steps": 4000, "batch": 128, "lr": 0.002}
-RECIPE = {"data": {"recipe": "commands", "recipe_lines": 20000}, "model": STUDENT,
-          "train": {"batch": 128, "lr": 0.003}, "teacher": TEACHER}
+# The recipe default is the situation distillation is for: the student has 2,000 lines of its
+# own, the teacher was trained on 40,000 and writes synthetic lines for the student.
+# Same data for both: --recipe-lines 20000 --teacher-recipe-lines 0 --synth-tokens 0.
+RECIPE = {"data": {"recipe": "commands", "recipe_lines": 2000}, "model": STUDENT,
+          "train": {"batch": 128, "lr": 0.003}, "teacher": dict(TEACHER, recipe_lines=40000),
+          "synth": {"tokens": 400000, "ratio": 0.6}}
 CORPUS = {"model": STUDENT, "train": {"batch": 128, "lr": 0.003}, "teacher": TEACHER}
-BUDGETS = "250,1000,4000"
+BUDGETS = {"recipe": "1000,4000,8000", "corpus": "250,1000,4000"}
 
 WIDTHS = str  # comma-separated layer widths
 OPTIONS = [  # flag, type, tlm.toml section, field
@@ -46,6 +52,7 @@ OPTIONS = [  # flag, type, tlm.toml section, field
     ("--teacher-batch", int, "teacher", "batch"), ("--recipe-lines", int, "data", "recipe_lines"),
     ("--alpha", float, "distill", "alpha"), ("--temperature", float, "distill", "temperature"),
     ("--top-k", int, "distill", "top_k"), ("--teacher-recipe-lines", int, "teacher", "recipe_lines"),
+    ("--synth-tokens", int, "synth", "tokens"), ("--synth-ratio", float, "synth", "ratio"),
 ]
 
 
@@ -56,9 +63,8 @@ def main() -> None:
     src.add_argument("--corpus")
     for flag, kind, _, _ in OPTIONS:
         ap.add_argument(flag, type=kind)
-    ap.add_argument("--student-steps", default=BUDGETS, help=f"comma-separated step budgets (default {BUDGETS})")
-    ap.add_argument("--synth-tokens", type=int, default=0)
-    ap.add_argument("--synth-ratio", type=float, default=0.5)
+    ap.add_argument("--student-steps", help=f"comma-separated step budgets (default {BUDGETS})")
+
     ap.add_argument("--eval-tokens", type=int, default=20000)
     ap.add_argument("--commands", type=int, default=300)
     ap.add_argument("--keep", type=Path, help="build the projects here and keep them")
@@ -72,8 +78,6 @@ def main() -> None:
         val = getattr(a, flag[2:].replace("-", "_"))
         if val is not None:
             over.setdefault(section, {})[key] = [int(x) for x in val.split(",")] if key == "hidden" else val
-    if a.synth_tokens:
-        over["synth"] = {"tokens": a.synth_tokens, "ratio": a.synth_ratio}
 
     root = a.keep or Path(tempfile.mkdtemp(prefix="tlmc-distill-"))
     folder = root / ("commands" if a.recipe else "corpus")
@@ -86,7 +90,8 @@ def main() -> None:
         times[name] = round(times.get(name, 0.0) + time.monotonic() - t0, 1)
         return out
 
-    budgets = [int(x) for x in a.student_steps.split(",")]
+    budgets = [int(x) for x in (a.student_steps or BUDGETS["recipe" if a.recipe else "corpus"]).split(",")]
+    sampling = over.get("synth", {}).get("tokens", 0) > 0
     rows = []
     for steps in budgets:
         over["train"]["steps"] = steps
@@ -94,7 +99,7 @@ def main() -> None:
         p = project.Project.load(folder)
         timed(f"scratch {steps}", lambda: train.run(p.cfg, p.build, progress=False))
         timed("teacher", lambda: distill.train_teacher(p.cfg, p.build, progress=False))
-        if a.synth_tokens:
+        if sampling:
             timed("synth", lambda: synth.run(p.cfg, p.build, progress=False))
         timed(f"distill {steps}", lambda: distill.run(p.cfg, p.build, progress=False))
         r = evaluate.run(p.cfg, p.build, tokens=a.eval_tokens)
@@ -105,7 +110,7 @@ def main() -> None:
     r = timed("eval", lambda: evaluate.run(p.cfg, p.build, task="commands" if a.recipe else None,
                                            tokens=a.eval_tokens, commands=a.commands))
     r.update(times=times, config=over, budgets=rows)
-    if a.synth_tokens:
+    if sampling:
         r["synth"] = json.loads((p.build / "synth" / "report.json").read_text())
     if a.json:
         print(json.dumps(r, sort_keys=True))

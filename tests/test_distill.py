@@ -165,7 +165,7 @@ def test_soft_target_file_round_trip_and_errors(distilled, tmp_path):
     p, _, _, _ = distilled
     cache = p.build / "distill" / "soft_targets.npz"
     z = np.load(cache)
-    assert {"tokens", "ids", "logits"} <= set(z.files) and z["ids"].shape[1] == 8
+    assert {"tokens", "ids", "logits"} <= set(z.files) and z["ids"].shape[1] == 32
     user = tmp_path / "soft.npz"
     np.savez(user, tokens=z["tokens"], ids=z["ids"].astype(np.int32), logits=z["logits"].astype(np.float32))
     root = write_project(tmp_path / "user", DISTILL_TINY.replace('arch = "mlp"\ncontext = 16', f'soft_targets = "{user}"\ncontext = 16'))

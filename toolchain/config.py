@@ -111,7 +111,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "temperature": Field(float, 1.0, _range(0.1, 100.0), "softens teacher and student distributions (T)"),
         "alpha": Field(float, 0.9, _range(0.0, 1.0),
                        "weight of the soft-target term T^2 * KL; 1 - alpha weighs the hard-label CE"),
-        "top_k": Field(int, 8, _range(1, 4096), "teacher logits kept per position (bounds the cache)"),
+        "top_k": Field(int, 32, _range(1, 4096), "teacher logits kept per position (bounds the cache)"),
         "teacher_batch": Field(int, 256, _range(1, 65536), "sequences / windows per teacher call when caching"),
     },
     "synth": {
