@@ -241,9 +241,9 @@ def student_stream(cfg: Config, build: Path, ds: data_mod.Dataset, *, sample: bo
                    "synth_hash": syn["hash"]}
 
 
-def stage_hash(cfg: Config, soft: SoftTargets) -> str:
+def stage_hash(cfg: Config, soft_hash: str) -> str:
     return hash_json({"data": data_mod.stage_hash(cfg), "model": cfg["model"], "train": cfg["train"],
-                      "distill": cfg["distill"], "soft": soft.hash})
+                      "distill": cfg["distill"], "soft": soft_hash})
 
 
 def run(cfg: Config, build: Path, *, force: bool = False, progress: bool | None = None,
@@ -254,7 +254,7 @@ def run(cfg: Config, build: Path, *, force: bool = False, progress: bool | None 
     stream, mix = student_stream(cfg, build, ds)
     tok_json = (build / "data" / "tokenizer.json").read_text()
     soft = soft_targets(cfg, build, stream, ds.tokenizer.vocab_size, tok_json)
-    job = train_mod.Job("distill", build / "distill", stage_hash(cfg, soft), cfg["model"], cfg["train"], stream,
+    job = train_mod.Job("distill", build / "distill", stage_hash(cfg, soft.hash), cfg["model"], cfg["train"], stream,
                         ds.val, ds.context, ds.tokenizer.vocab_size, soft=soft, distill_cfg=cfg["distill"],
                         weights=data_mod.target_weights(stream, ds.tokenizer, cfg["train"]["utterance_weight"]))
     metrics = train_mod.fit(job, force=force, progress=progress, stop_after_steps=stop_after_steps)
@@ -275,8 +275,7 @@ def is_current(cfg: Config, build: Path) -> bool:
         stream, _ = student_stream(cfg, build, ds, sample=False)
     except LookupError:
         return False
-    soft = SoftTargets(np.zeros((0, 1), np.int16), np.zeros((0, 1), np.float16), soft_hash(cfg, stream))
-    return train_mod.is_current(build / "distill", stage_hash(cfg, soft))
+    return train_mod.is_current(build / "distill", stage_hash(cfg, soft_hash(cfg, stream)))
 
 
 def deployed_stage(cfg: Config) -> str:

@@ -63,20 +63,11 @@ def _int8_metrics(build: Path, val: np.ndarray, tokens: int) -> dict:
         out_t = model.tensors[model.outputs[sig["logits_output"]]]
         runner = stream.StepRunner(buf, sig, "litert")
         return stream.stream_metrics(runner, val, min(tokens, len(val)), lambda raw: dequantize(raw, out_t))
-    k = model.tensors[model.inputs[0]].shape[-1]
     out_t = model.tensors[model.outputs[0]]
-    n = min(tokens, len(val))
-    padded = np.concatenate([np.zeros(k, np.int64), val[:n]])
-    pos = np.flatnonzero(val[:n] != 0)
-    pos = pos[pos >= 1]
-    x = padded[pos[:, None] + np.arange(k)[None, :]].astype(np.int32)
-    z = dequantize(interp.Runner(buf, "litert").batch(x), out_t)
-    z -= z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    y = val[pos]
-    ce = float(-logp[np.arange(len(y)), y].mean()) if len(y) else 0.0
-    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": float((z.argmax(axis=1) == y).mean()) if len(y) else 0.0,
-            "n": int(len(y))}
+    runner = interp.Runner(buf, "litert")
+    lm = predict.FloatLM(lambda x, training=False: dequantize(runner.batch(x), out_t), "window",
+                         int(model.tensors[model.inputs[0]].shape[-1]), int(out_t.shape[-1]), "int8")
+    return predict.metrics(lm, val, limit=tokens)
 
 
 def float_parses(lm: predict.FloatLM, tok, utterances: list[str]) -> list[str]:

@@ -134,19 +134,23 @@ def _gru_build(m: dict, vocab: int):
     return keras.Model(ids, out, name="gru")
 
 
-def _gru_weights(model) -> dict[str, np.ndarray]:
+def _recurrent_weights(model, prefix: str) -> dict[str, np.ndarray]:
+    """embedding, `<prefix>0..n` (kernel, recurrent, bias each) and logits, by name."""
     w = {"embedding": model.get_layer("embedding").get_weights()[0]}
     i = 0
     while True:
         try:
-            layer = model.get_layer(f"gru{i}")
+            layer = model.get_layer(f"{prefix}{i}")
         except ValueError:
             break
-        kernel, recurrent, bias = layer.get_weights()
-        w[f"gru{i}/kernel"], w[f"gru{i}/recurrent"], w[f"gru{i}/bias"] = kernel, recurrent, bias
+        w[f"{prefix}{i}/kernel"], w[f"{prefix}{i}/recurrent"], w[f"{prefix}{i}/bias"] = layer.get_weights()
         i += 1
     w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
     return {k: np.asarray(v, np.float32) for k, v in w.items()}
+
+
+def _gru_weights(model) -> dict[str, np.ndarray]:
+    return _recurrent_weights(model, "gru")
 
 
 def _gru_layers(w: dict[str, np.ndarray]) -> int:
@@ -311,17 +315,7 @@ def _lstm_build(m: dict, vocab: int):
 
 
 def _lstm_weights(model) -> dict[str, np.ndarray]:
-    w = {"embedding": model.get_layer("embedding").get_weights()[0]}
-    i = 0
-    while True:
-        try:
-            layer = model.get_layer(f"lstm{i}")
-        except ValueError:
-            break
-        w[f"lstm{i}/kernel"], w[f"lstm{i}/recurrent"], w[f"lstm{i}/bias"] = layer.get_weights()
-        i += 1
-    w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
-    return {k: np.asarray(v, np.float32) for k, v in w.items()}
+    return _recurrent_weights(model, "lstm")
 
 
 def _lstm_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):

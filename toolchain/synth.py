@@ -23,6 +23,7 @@ from . import data as data_mod
 from .config import Config
 from .errors import UsageError
 from .fsutil import atomic_save_npz, atomic_write_json, atomic_write_text, hash_json, read_json
+from .predict import sample_rows
 from .progress import Progress, log
 from .tokenizer import PAD, UNK
 
@@ -99,8 +100,6 @@ def run(cfg: Config, build: Path, *, tokens: int | None = None, force: bool = Fa
         if not lines:
             starts = rng.choice(doc_starts[doc_starts < len(ds.train) - PROMPT_TOKENS], size=rows)
             prompts = ds.train[starts[:, None] + np.arange(PROMPT_TOKENS)[None, :]]
-        from .predict import sample_rows
-
         got = sample_rows(stepper, rows, s["max_chars"] + (1 if lines else 0), rng, s["temperature"], stop,
                           banned=(PAD, UNK), prompts=prompts)
         for row in got:
