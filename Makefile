@@ -37,12 +37,12 @@ demo: setup
 	cd $(DEMO) && $(BIN)/tlmc train
 	cd $(DEMO) && $(BIN)/tlmc quantize
 	cd $(DEMO) && $(BIN)/tlmc info
-	cd $(DEMO) && $(BIN)/tlmc generate --int8 --prompt "turn off the " --tokens 60
+	cd $(DEMO) && $(BIN)/tlmc generate --int8 --prompt "turn off the" --tokens 60
 	cd $(DEMO) && $(BIN)/tlmc build --board mps2-an386
 	cd $(DEMO) && trap '$(BIN)/tlmc flash --board mps2-an386 --stop' EXIT && \
 	  $(BIN)/tlmc flash --board mps2-an386 && \
 	  $(BIN)/tlmc test --board mps2-an386 --junit hil.xml && \
-	  printf 'turn off the \nset the bedroom \n' | $(BIN)/tlmc chat --board mps2-an386
+	  printf 'turn off the\nset the bedroom\n' | $(BIN)/tlmc chat --board mps2-an386
 
 test: setup
 	$(BIN)/python -m pytest -q

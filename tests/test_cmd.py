@@ -59,7 +59,7 @@ def _check_device_equals_host(exe, bld, utterances: list[str]) -> list[tuple[str
 
 def test_cmd_equals_the_host_int8_parse_on_a_window_model(tiny_host):
     p, _ = tiny_host
-    pairs = cmdparse.heldout_commands(p.build, "val", limit=40)
+    pairs = cmdparse.heldout_commands(p.build, "random", limit=40)
     assert len(pairs) == 40
     _check_device_equals_host(p.build / "host" / "tlm", p.build, [u for u, _ in pairs] + _odd_utterances())
 
@@ -67,7 +67,7 @@ def test_cmd_equals_the_host_int8_parse_on_a_window_model(tiny_host):
 def test_cmd_equals_the_host_int8_parse_on_a_step_model(step_quantized):
     _, p, _, _ = step_quantized
     build.build(p.cfg, p.build, "host")
-    pairs = cmdparse.heldout_commands(p.build, "val", limit=15)
+    pairs = cmdparse.heldout_commands(p.build, "random", limit=15)
     _check_device_equals_host(p.build / "host" / "tlm", p.build, [u for u, _ in pairs] + _odd_utterances())
 
 
@@ -154,27 +154,27 @@ def test_hil_commands_case_compares_with_the_host_and_can_fail(tiny_host, monkey
         assert case.properties == {"skipped": "not a commands project"}
 
 
-def _fake_build(tmp_path, streams: dict) -> Tokenizer:
-    tok = Tokenizer.learn(["abcdefghijklmnopqrstuvwxyz .=>_\n"])
+def test_heldout_commands_reads_the_data_stages_pairs(tmp_path):
     (tmp_path / "data").mkdir()
-    tok.save(tmp_path / "data" / "tokenizer.json")
-    arrays = {k: np.concatenate([np.concatenate([np.zeros(3, np.int32), tok.encode(d)]) for d in docs])
-              for k, docs in streams.items()}
-    np.savez(tmp_path / "data" / "streams.npz", **arrays)
-    return tok
-
-
-def test_heldout_commands_reads_pairs_and_skips_what_does_not_parse(tmp_path):
-    _fake_build(tmp_path, {"val": ["lamp on => light.on\n", "no separator here\n", "a => b => c\n",
-                                   "caf\u00e9 on => light.on\n", "two => x\nlines => y\n", "no newline => z",
-                                   " => empty\n", "hall off => light.off hallway\n"],
-                           "train": ["t => t\n"]})
-    assert cmdparse.heldout_commands(tmp_path) == [("lamp on", "light.on"), ("two", "x"), ("lines", "y"),
-                                                   ("hall off", "light.off hallway")]
-    assert cmdparse.heldout_commands(tmp_path, "val", limit=2) == [("lamp on", "light.on"), ("two", "x")]
-    assert cmdparse.heldout_commands(tmp_path, "train") == [("t", "t")]
-    assert cmdparse.heldout_commands(tmp_path, "compositional") == []
+    (tmp_path / "data" / "heldout.json").write_text(json.dumps(
+        {"random": [["lamp on", "light.on"], ["two", "x"], ["kitchn off", "light.off kitchen"]],
+         "compositional": [["hall off", "light.off hallway"]], "excluded_verbatim": 4}))
+    assert cmdparse.heldout_commands(tmp_path) == [("lamp on", "light.on"), ("two", "x"),
+                                                   ("kitchn off", "light.off kitchen")]
+    assert cmdparse.heldout_commands(tmp_path, "random", limit=2) == [("lamp on", "light.on"), ("two", "x")]
+    assert cmdparse.heldout_commands(tmp_path, "compositional") == [("hall off", "light.off hallway")]
+    assert cmdparse.heldout_commands(tmp_path, "train") == []
     assert cmdparse.heldout_commands(tmp_path / "nowhere") == []
+    (tmp_path / "data" / "heldout.json").write_text("[]")
+    with pytest.raises(Exception, match="heldout.json: unreadable"):
+        cmdparse.heldout_commands(tmp_path)
+
+
+def test_command_text_drops_the_space_after_the_separator_and_the_newline():
+    assert cmdparse.prompt("lamp on") == "lamp on =>"
+    assert cmdparse.command_text(" light.on kitchen\nmore") == "light.on kitchen"
+    assert cmdparse.command_text("light.on") == "light.on"
+    assert cmdparse.command_text("  two") == " two"  # only one space belongs to the separator
 
 
 def test_command_request_keeps_spaces_at_the_ends():

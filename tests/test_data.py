@@ -58,10 +58,59 @@ def test_recipe_lines_are_documents_and_split_is_disjoint(tmp_path):
     train, val = data.split_documents(docs, 0.1, 1)
     assert len(docs) == 500 and len(val) == 50 and all(d.endswith("\n") for d in docs)
     ds = data.prepare(cfg, tmp_path / "build")
-    assert ds.tokenizer.kind == "char" and " => " in ds.tokenizer.decode(ds.train[:200])
+    assert ds.tokenizer.kind == cfg.tokenizer_kind() and " => " in ds.tokenizer.decode(ds.train[:200])
 
 
 def test_windows_shape_and_content():
     stream = np.array([0, 0, 5, 6, 7], np.int32)
     x, y = data.windows(stream, data.target_positions(stream, 2), 2)
     assert x.tolist() == [[0, 0], [0, 5], [5, 6]] and y.tolist() == [5, 6, 7]
+
+
+def test_heldout_lines_exclude_utterances_seen_verbatim_in_training(tmp_path):
+    import json
+
+    write_project(tmp_path, "[data]\nrecipe_lines = 3000\n[model]\ncontext = 6\n")
+    cfg = config.load(tmp_path)
+    data.prepare(cfg, tmp_path / "build")
+    held = json.loads((tmp_path / "build" / "data" / "heldout.json").read_text())
+    stamp = json.loads((tmp_path / "build" / "data" / "stamp.json").read_text())
+    train_docs, val_docs = data.split_documents(data.read_documents(cfg), 0.1, 1)
+    seen = {d.split(" => ")[0] for d in train_docs}
+    assert held["excluded_verbatim"] == sum(d.split(" => ")[0] in seen for d in val_docs) > 0
+    assert len(held["random"]) + held["excluded_verbatim"] == len(val_docs)
+    assert not any(u in seen for u, _ in held["random"])
+    assert len(held["compositional"]) == 300 and stamp["heldout_excluded_verbatim"] == held["excluded_verbatim"]
+    # held-out text is kept as written: typos and all (not decoded from tokens)
+    assert all(isinstance(c, str) and "." in c for _, c in held["random"])
+
+
+def test_typo_lines_add_misspelt_training_lines_only(tmp_path):
+    base = "[data]\nrecipe_lines = 1000\n[tokenizer]\nkind = \"byte\"\n[model]\ncontext = 6\n"
+    write_project(tmp_path / "a", base)
+    write_project(tmp_path / "b", base.replace("recipe_lines = 1000", "recipe_lines = 1000\ntypo_lines = 0.5"))
+    a = data.prepare(config.load(tmp_path / "a"), tmp_path / "a" / "build")
+    b = data.prepare(config.load(tmp_path / "b"), tmp_path / "b" / "build")
+    assert a.tokenizer.decode(a.val) == b.tokenizer.decode(b.val)  # the same held-out text
+    assert a.tokenizer.decode(a.compositional) == b.tokenizer.decode(b.compositional)
+    lines_a = a.tokenizer.decode(a.train).splitlines()
+    lines_b = b.tokenizer.decode(b.train).splitlines()
+    assert len(lines_a) == 900 and len(lines_b) == 900 + 450
+
+
+def test_command_weights_start_at_the_space_after_the_separator():
+    from toolchain import recipes
+
+    lines = [ln + "\n" for ln in recipes.generate_commands(300, 2)]
+    for kind in ("char", "word", "bpe"):
+        tok = Tokenizer.learn(lines, kind, 96, vocab_size=300)
+        stream = data.to_stream(lines[:3], tok, 4)
+        w = data.target_weights(stream, tok, 0.25)
+        for start in np.flatnonzero(stream[:-1] == PAD)[3::4]:  # each document's first token
+            ids = stream[start + 1:]
+            end = int(np.argmax(ids == PAD)) if (ids == PAD).any() else len(ids)
+            doc = ids[:end]
+            text_before = [tok.decode(doc[:i + 1]) for i in range(len(doc))]
+            for i, t in enumerate(text_before):
+                in_cmd = " =>" in t and not t.endswith(" =>")
+                assert w[start + 1 + i] == (1.0 if in_cmd else 0.25), (kind, t)

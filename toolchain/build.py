@@ -23,7 +23,7 @@ from .errors import TlmcError, UsageError
 from .paths import FIRMWARE
 
 BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with their own start-up code and linker script
-SHRINK = "shrink the model in tlm.toml ([model] hidden, embed or context; [tokenizer] max_vocab)"
+SHRINK = "shrink the model in tlm.toml ([model] hidden, embed or context; [tokenizer] vocab_size or max_vocab)"
 SKETCH_STATICS_BYTES = 320  # the sketch's static Tlm (16 B) and TlmProtocol (256 B line + state)
 
 

@@ -67,7 +67,7 @@ def main() -> None:
       tlmc train        # data + training (resumable)
       tlmc quantize     # full-int8 .tflite, float vs int8 report, golden vectors
       tlmc train --teacher; tlmc synth; tlmc distill; tlmc eval   # with a [teacher]
-      tlmc generate --prompt "turn off the " --int8
+      tlmc generate --prompt "turn off the" --int8
       tlmc info
     """
 
@@ -173,8 +173,9 @@ def synth(project_dir: Path, as_json: bool, tokens: int | None, force: bool) -> 
               help="Also score a task: commands = exact-match parse of held-out utterances.")
 @click.option("--tokens", type=click.IntRange(min=1), default=20000, show_default=True,
               help="Validation tokens every model is scored on.")
-@click.option("--commands", "n_commands", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Held-out utterances per split for --task commands.")
+@click.option("--commands", "n_commands", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Held-out utterances per split for --task commands (random ones exclude those seen verbatim "
+                   "in training).")
 @handle_errors
 def eval_cmd(project_dir: Path, as_json: bool, task: str | None, tokens: int, n_commands: int) -> None:
     """Teacher, scratch student, distilled student and int8 student on the same validation data.
@@ -189,7 +190,8 @@ def eval_cmd(project_dir: Path, as_json: bool, task: str | None, tokens: int, n_
     if as_json:
         out = dict(r["entries"])
         out.update({"missing": r["missing"], "val_tokens": r["val_tokens"], "commands": r["commands"],
-                    "gap_closed": r.get("gap_closed")})
+                    "gap_closed": r.get("gap_closed"), "tokenizer": r["tokenizer"],
+                    "excluded_verbatim": r.get("excluded_verbatim")})
         emit_json(out)
     else:
         click.echo(table(r))
@@ -259,6 +261,7 @@ def info(project_dir: Path, as_json: bool) -> None:
         emit_json(r)
         return
     rows = [("project", r["project"]), ("arch", r["arch"]), ("context", r["context"]),
+            ("tokenizer", r["tokenizer"] + (", lowercase" if r["lowercase"] else "")),
             ("vocab", r["vocab_size"]), ("params", f"{r['params']:,}"),
             ("MACs/token", f"{r['macs_per_token']:,}")]
     if r["trained"]:

@@ -1,10 +1,13 @@
 """Parses of the commands recipe: `<utterance> => <command>` lines, decoded greedily.
 
 A device answers `CMD <utterance>` (docs/protocol.md) by resetting the model, pushing the tokens
-of `utterance + " => "` and decoding greedily until the token for LF or `MAX_TOKENS` tokens.
-`decode_int8` is the host reference: the same loop as `tlmc generate --int8` (generate.py) on
-TFLM with the int8 model, the arithmetic the device runs, so the two agree byte for byte.
-`heldout_commands` reads (utterance, command) pairs back from a split the model did not train on.
+of `utterance + " =>"` and decoding greedily until the token for LF or `MAX_TOKENS` tokens; the
+answer is the decoded text without the LF and without the one space that follows the separator.
+The prompt stops before that space because a word or BPE tokenizer makes it part of the
+command's first token (" oven"), so a prompt ending in a lone " " would be text the model never
+saw. `decode_int8` is the host reference: the same loop as `tlmc generate --int8` (generate.py)
+on TFLM with the int8 model, the arithmetic the device runs, so the two agree byte for byte.
+`heldout_commands` reads the held-out (utterance, command) pairs the data stage wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from . import generate, interp, recipes, sampling, stream, tflite_model
 from .errors import TlmcError
-from .tokenizer import PAD, UNK_TEXT, Tokenizer
+from .tokenizer import Tokenizer
 
 MAX_TOKENS = 64  # firmware/tlm_protocol.c MAX_CMD_TOKENS; a device reports its own as INFO cmd_max
 
@@ -28,9 +31,19 @@ class Parse:
     complete: bool  # decoding stopped at the LF token (not at max_tokens)
 
 
+PROMPT_END = recipes.SEPARATOR.rstrip(" ")  # " =>"
+
+
 def prompt(utterance: str) -> str:
     """The text pushed before decoding: what the model saw before each command in training."""
-    return utterance + recipes.SEPARATOR
+    return utterance + PROMPT_END
+
+
+def command_text(decoded: str) -> str:
+    """The command in the decoded continuation of a prompt: up to the first LF, the space
+    after the separator dropped."""
+    text = decoded.split("\n", 1)[0]
+    return text[1:] if text.startswith(" ") else text
 
 
 class Int8Decoder:
@@ -70,7 +83,7 @@ class Int8Decoder:
         else:
             out = generate.generate_ids(self.runner, self.context, ids, max_tokens, self.pick, stop)
         complete = bool(out) and out[-1] in self.newline
-        return Parse(self.tok.decode(out[:-1] if complete else out), out, complete)
+        return Parse(command_text(self.tok.decode(out[:-1] if complete else out)), out, complete)
 
 
 def decode_int8_parses(build: Path, utterances: list[str], max_tokens: int = MAX_TOKENS) -> list[Parse]:
@@ -83,32 +96,18 @@ def decode_int8(build: Path, utterances: list[str], max_tokens: int = MAX_TOKENS
     return [p.text for p in decode_int8_parses(build, utterances, max_tokens)]
 
 
-def heldout_commands(build: Path, split: str = "val", limit: int | None = None) -> list[tuple[str, str]]:
-    """(utterance, command) pairs of the token stream `split` of build/data/streams.npz, in
-    order: its documents (runs of ids between <pad>s) decoded and cut into LF-terminated lines;
-    lines that are not `<utterance> => <command>` or hold an unknown character are skipped.
-    [] if the stream or the file is absent (a project that is not a commands project)."""
-    path = Path(build) / "data" / "streams.npz"
+def heldout_commands(build: Path, split: str = "random", limit: int | None = None) -> list[tuple[str, str]]:
+    """(utterance, command) pairs the data stage held out (build/data/heldout.json): split
+    "random" (validation lines whose utterance never occurs word for word in training) or
+    "compositional" (held-out (command, target) pairs). [] when absent (not a commands
+    project, or a split it does not have)."""
+    path = Path(build) / "data" / "heldout.json"
     if not path.is_file():
         return []
-    with np.load(path) as z:
-        if split not in z.files:
-            return []
-        ids = np.asarray(z[split])
-    tok = Tokenizer.load(Path(build) / "data" / "tokenizer.json")
-    text = (ids != PAD).astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], text, [0]))))
-    pairs: list[tuple[str, str]] = []
-    for start, end in zip(edges[::2], edges[1::2]):
-        for line in tok.decode(ids[start:end]).split("\n")[:-1]:  # the last piece has no LF
-            if UNK_TEXT in line:
-                continue
-            try:
-                utterance, command = recipes.parse_line(line)
-            except ValueError:
-                continue
-            if utterance and command:
-                pairs.append((utterance, command))
-                if limit is not None and len(pairs) >= limit:
-                    return pairs
-    return pairs
+    from .fsutil import read_json
+
+    try:
+        pairs = read_json(path).get(split, [])
+    except (ValueError, AttributeError):
+        raise TlmcError(f"{path}: unreadable; rerun 'tlmc train' to rebuild the data stage") from None
+    return [(str(u), str(c)) for u, c in pairs[:limit]]

@@ -64,13 +64,22 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "documents": Field(str, "auto", _choice("auto", "lines", "files"),
                            "what the model starts fresh on: each line or each file (auto: lines for a recipe, files for a corpus)"),
         "val_fraction": Field(float, 0.1, _range(0.001, 0.5), "share of the text held out for validation"),
+        "typo_lines": Field(float, 0.0, _range(0.0, 4.0),
+                            "commands recipe: extra training lines with one typo each, as a share of the training "
+                            "lines (noise augmentation; validation keeps the recipe's 3% typo rate)"),
         "compositional": Field(float, 0.1, _range(0.0, 0.5),
                                "commands recipe: share of (command, room) pairs never trained on; their lines "
                                "form a compositional test set (0: none)"),
     },
     "tokenizer": {
-        "kind": Field(str, "char", _choice("char", "byte"), "char: learned character vocabulary; byte: 256 byte values"),
+        "kind": Field(str, "auto", _choice("auto", "char", "byte", "word", "bpe"),
+                      "word / bpe: words or subwords (docs/tokenizers.md); char: characters; byte: 256 byte values; "
+                      "auto: word for the commands recipe, char for a corpus"),
         "max_vocab": Field(int, 96, _range(3, 4096), "char only: keep the most frequent characters, the rest map to <unk>"),
+        "vocab_size": Field(int, 1024, _range(16, 65535), "word / bpe: at most this many ids, <pad> and <unk> included"),
+        "min_count": Field(int, 2, _range(1, 1_000_000),
+                           "word: pieces seen fewer times are <unk>; bpe: merges seen fewer times are not learned"),
+        "lowercase": Field(bool, False, None, "fold ASCII A-Z to a-z before encoding (host and device alike)"),
     },
     "model": {
         "arch": Field(str, "mlp", _choice("mlp", "gru", "conv"),
@@ -160,6 +169,13 @@ class Config:
 
     def teacher_path(self, key: str) -> Path:
         return self.root / self.sections["teacher"][key]
+
+    def tokenizer_kind(self) -> str:
+        """[tokenizer] kind with "auto" resolved: word for a recipe, char for a corpus."""
+        k = self.sections["tokenizer"]["kind"]
+        if k != "auto":
+            return k
+        return "word" if self.sections["data"]["recipe"] else "char"
 
     def documents(self) -> str:
         d = self.sections["data"]["documents"]

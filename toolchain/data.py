@@ -47,6 +47,23 @@ def read_documents(cfg: Config) -> list[str]:
     return docs
 
 
+def typo_documents(cfg: Config, n_train: int) -> list[str]:
+    """Commands recipe: `[data] typo_lines * n_train` extra training lines, every utterance with
+    one typo (noise augmentation: the model learns to read misspelt words, which a word or
+    subword tokenizer splits differently). Held-out pairs stay out; validation is untouched."""
+    from . import recipes
+
+    d = cfg["data"]
+    n = int(round(d["typo_lines"] * n_train))
+    if d["recipe"] != "commands" or n <= 0:
+        return []
+    held = holdout_pairs(cfg)
+    keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
+    lines = recipes.generate_commands(n, d["recipe_seed"] + 104729, keep=keep, typo_rate=1.0)
+    docs = [ln + "\n" for ln in lines]
+    return docs if cfg.documents() == "lines" else ["".join(docs)]
+
+
 def holdout_pairs(cfg: Config) -> frozenset:
     """(command, target) pairs of the commands recipe kept out of training (compositional test)."""
     from . import recipes
@@ -92,10 +109,17 @@ def split_documents(docs: list[str], val_fraction: float, seed: int) -> tuple[li
 def to_stream(docs: list[str], tok: Tokenizer, context: int) -> np.ndarray:
     pad = np.zeros(context, dtype=np.int32)
     parts = []
-    for d in docs:
+    for ids in tok.encode_batch(docs):
         parts.append(pad)
-        parts.append(tok.encode(d))
+        parts.append(ids)
     return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+
+
+def learn_tokenizer(cfg: Config, train_docs: list[str]) -> Tokenizer:
+    """The project's tokenizer, learned from the training documents per [tokenizer]."""
+    tk = cfg["tokenizer"]
+    return Tokenizer.learn(train_docs, cfg.tokenizer_kind(), tk["max_vocab"], vocab_size=tk["vocab_size"],
+                           min_count=tk["min_count"], lowercase=tk["lowercase"])
 
 
 def target_positions(stream: np.ndarray, context: int) -> np.ndarray:
@@ -111,10 +135,11 @@ def windows(stream: np.ndarray, positions: np.ndarray, context: int) -> tuple[np
 
 
 def target_weights(stream: np.ndarray, tok: Tokenizer, utterance_weight: float,
-                   separator: str = " => ") -> np.ndarray:
+                   separator: str = " =>") -> np.ndarray:
     """Loss weight of each stream position as a target: 0 at <pad>; in a document holding
     `separator` (a commands line), `utterance_weight` up to and including the separator and 1
-    after it (the command the device must answer); 1 everywhere else."""
+    after it (the command the device must answer, from the space after the separator on: a
+    word tokenizer makes that space part of the command's first token); 1 everywhere else."""
     w = (stream != PAD).astype(np.float32)
     if utterance_weight == 1.0:
         return w
@@ -139,6 +164,34 @@ def target_weights(stream: np.ndarray, tok: Tokenizer, utterance_weight: float,
     utter = has_sep[doc] & ~in_command & (stream != PAD)
     w[utter] = utterance_weight
     return w
+
+
+def heldout_lines(cfg: Config, train_docs: list[str], val_docs: list[str], comp_docs: list[str]) -> dict | None:
+    """Commands recipe: the held-out `utterance => command` lines as text (not decoded from
+    tokens, so lines with words the tokenizer does not know are scored too). `random`: the
+    validation lines whose utterance does not occur word for word in training (how many did is
+    `excluded_verbatim`); `compositional`: lines of the held-out (command, target) pairs."""
+    from . import recipes
+
+    if cfg["data"]["recipe"] != "commands":
+        return None
+
+    def pairs(docs: list[str]) -> list[list[str]]:
+        out = []
+        for d in docs:
+            for line in d.split("\n"):
+                try:
+                    u, c = recipes.parse_line(line)
+                except ValueError:
+                    continue
+                if u and c:
+                    out.append([u, c])
+        return out
+
+    seen = {u for u, _ in pairs(train_docs)}
+    val = pairs(val_docs)
+    fresh = [p for p in val if p[0] not in seen]
+    return {"random": fresh, "compositional": pairs(comp_docs), "excluded_verbatim": len(val) - len(fresh)}
 
 
 @dataclass
@@ -182,8 +235,8 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
         return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context, comp)
     docs = read_documents(cfg)
     train_docs, val_docs = split_documents(docs, cfg["data"]["val_fraction"], cfg["train"]["seed"])
-    tk = cfg["tokenizer"]
-    tok = Tokenizer.learn(train_docs, tk["kind"], tk["max_vocab"])
+    train_docs = train_docs + typo_documents(cfg, len(train_docs))
+    tok = learn_tokenizer(cfg, train_docs)
     train = to_stream(train_docs, tok, context)
     val = to_stream(val_docs, tok, context)
     if len(target_positions(train, context)) < 1 or len(target_positions(val, context)) < 1:
@@ -191,11 +244,21 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
     comp_docs = compositional_documents(cfg)
     comp = to_stream(comp_docs, tok, context) if comp_docs else None
     tok.save(out / "tokenizer.json")
+    heldout = heldout_lines(cfg, train_docs, val_docs, comp_docs)
+    if heldout is not None:
+        atomic_write_json(out / "heldout.json", heldout)
+    else:
+        (out / "heldout.json").unlink(missing_ok=True)
     arrays = {"train": train, "val": val} | ({"compositional": comp} if comp is not None else {})
     atomic_save_npz(out / "streams.npz", **arrays)
     atomic_write_json(stamp, {"hash": h, "vocab_size": tok.vocab_size, "train_tokens": int(len(train)),
                               "val_tokens": int(len(val)), "compositional_tokens": int(len(comp)) if comp is not None else 0,
                               "heldout_pairs": len(holdout_pairs(cfg))})
-    log(f"data: {len(docs)} documents, vocab {tok.vocab_size}, {len(train):,} train / {len(val):,} val tokens"
+    if heldout is not None:
+        stamp_extra = {"heldout_random": len(heldout["random"]), "heldout_compositional": len(heldout["compositional"]),
+                       "heldout_excluded_verbatim": heldout["excluded_verbatim"]}
+        atomic_write_json(stamp, read_json(stamp) | stamp_extra)
+    log(f"data: {len(docs)} documents, {cfg.tokenizer_kind()} tokenizer, vocab {tok.vocab_size}, "
+        f"{len(train):,} train / {len(val):,} val tokens"
         + (f", {len(comp_docs)} compositional test lines ({len(holdout_pairs(cfg))} held-out pairs)" if comp_docs else ""))
     return Dataset(tok, train, val, context, comp)

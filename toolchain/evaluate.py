@@ -5,8 +5,9 @@ Every model is scored on the same targets: each non-<pad> token among the first 
 tokens of the validation stream, predicted from what precedes it in its document (window
 models: the last K tokens; sequence models: the document so far, as a device streams it). The
 int8 entry is the quantize stage's model (TFLM-equal arithmetic is checked elsewhere; scoring
-uses LiteRT for speed). A parse is the greedy continuation of "<utterance> => " up to the
+uses LiteRT for speed). A parse is the greedy continuation of "<utterance> =>" up to the
 newline, compared with the true command; int8 parses use TFLM, exactly what a device answers.
+Held-out random utterances that occur word for word in training are not scored.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _float_entry(cfg: Config, build: Path, name: str, vocab: int):
     return predict.load(out / "model.keras", vocab), ""
 
 
-def _int8_metrics(build: Path, val: np.ndarray, tokens: int) -> dict:
+def _int8_metrics(build: Path, val: np.ndarray, tokens: int, extra: dict) -> dict:
     from . import interp, stream, tflite_model
     from .quantize import dequantize
 
@@ -67,21 +68,31 @@ def _int8_metrics(build: Path, val: np.ndarray, tokens: int) -> dict:
     runner = interp.Runner(buf, "litert")
     lm = predict.FloatLM(lambda x, training=False: dequantize(runner.batch(x), out_t), "window",
                          int(model.tensors[model.inputs[0]].shape[-1]), int(out_t.shape[-1]), "int8")
-    return predict.metrics(lm, val, limit=tokens)
+    return predict.metrics(lm, val, limit=tokens, **extra)
+
+
+def score_extras(cfg: Config, ds) -> dict:
+    """metrics() keywords every entry shares: characters per id (bits per character), and for
+    commands lines the utterance / command parts (CE of each, as the device sees them)."""
+    tok = ds.tokenizer
+    chars = np.array([len(tok.token_text(i).decode("utf-8", "replace")) for i in range(tok.vocab_size)], np.int64)
+    extra: dict = {"token_chars": chars}
+    if cfg["data"]["recipe"] == "commands":
+        w = data_mod.target_weights(ds.val, tok, 0.5)
+        extra["parts"] = {"utterance": w == 0.5, "command": w == 1.0}
+    return extra
 
 
 def float_parses(lm: predict.FloatLM, tok, utterances: list[str]) -> list[str]:
-    from .recipes import SEPARATOR
+    from .cmdparse import MAX_TOKENS, command_text, prompt
 
     nl = int(tok.encode("\n")[0])
-    prompts = [tok.encode(u + SEPARATOR).tolist() for u in utterances]
-    from .cmdparse import MAX_TOKENS
-
+    prompts = [tok.encode(prompt(u)).tolist() for u in utterances]
     outs = predict.decode(lm, prompts, MAX_TOKENS, stop_id=nl)
-    return [tok.decode(o).split("\n")[0] for o in outs]
+    return [command_text(tok.decode(o)) for o in outs]
 
 
-def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 20000, commands: int = 300) -> dict:
+def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 20000, commands: int = 1000) -> dict:
     """The eval table as a dict: {"entries": {name: {...} or None}, "missing": {name: why}, ...}."""
     if task is not None and task not in TASKS:
         raise UsageError(f"--task {task}: unknown task; known: {', '.join(TASKS)}")
@@ -89,6 +100,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
         raise UsageError("--tokens and --commands must be at least 1")
     ds = data_mod.prepare(cfg, build, log)
     vocab = ds.tokenizer.vocab_size
+    extra = score_extras(cfg, ds)
     int8_name = "distilled_int8" if cfg.has_teacher() else "scratch_int8"
     names = ["teacher", "scratch", "distilled", int8_name]
     sets: dict[str, list[tuple[str, str]]] = {}
@@ -97,7 +109,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
             raise UsageError(f"--task commands needs the commands recipe ([data] recipe = \"commands\" in {cfg.path.name})")
         from . import cmdparse
 
-        sets["random"] = cmdparse.heldout_commands(build, "val", commands)
+        sets["random"] = cmdparse.heldout_commands(build, "random", commands)
         comp = cmdparse.heldout_commands(build, "compositional", commands)
         if comp:
             sets["compositional"] = comp
@@ -117,7 +129,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
             if not current:
                 entries[name], missing[name] = None, "not quantized: run 'tlmc quantize'"
                 continue
-            e = _int8_metrics(build, ds.val, tokens)
+            e = _int8_metrics(build, ds.val, tokens, extra)
             if sets:
                 from . import cmdparse
 
@@ -129,7 +141,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
             if lm is None:
                 entries[name], missing[name] = None, why
                 continue
-            e = predict.metrics(lm, ds.val, limit=tokens)
+            e = predict.metrics(lm, ds.val, limit=tokens, **extra)
             for split, pairs in sets.items():
                 got = float_parses(lm, ds.tokenizer, [u for u, _ in pairs])
                 e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
@@ -138,7 +150,11 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
         e["seconds"] = round(time.monotonic() - t0, 2)
         entries[name] = e
     result = {"entries": entries, "missing": missing, "val_tokens": int(min(tokens, len(ds.val))),
-              "task": task, "commands": {k: len(v) for k, v in sets.items()}}
+              "task": task, "commands": {k: len(v) for k, v in sets.items()}, "tokenizer": cfg.tokenizer_kind()}
+    if sets:
+        from .fsutil import read_json
+
+        result["excluded_verbatim"] = int(read_json(build / "data" / "stamp.json").get("heldout_excluded_verbatim", 0))
     sc, te, di = entries.get("scratch"), entries.get("teacher"), entries.get("distilled")
     if sc and te and di and te["ce"] < sc["ce"]:  # only meaningful when the teacher is better
         result["gap_closed"] = (sc["ce"] - di["ce"]) / (sc["ce"] - te["ce"])
@@ -148,16 +164,23 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
 def table(r: dict) -> str:
     """The text table of `run`'s result."""
     splits = sorted({k[len("exact_match_"):] for e in r["entries"].values() if e for k in e if k.startswith("exact_match_")})
-    head = f"{'model':16}{'CE':>9}{'ppl':>9}{'acc':>8}" + "".join(f"{'exact ' + s[:4]:>12}" for s in splits)
+    parts = [k for k in ("ce_utterance", "ce_command") if any(e and k in e for e in r["entries"].values())]
+    head = (f"{'model':16}{'CE':>9}{'ppl':>9}{'acc':>8}{'bpc':>8}" + "".join(f"{'CE ' + k[3:7]:>9}" for k in parts)
+            + "".join(f"{'exact ' + s[:4]:>12}" for s in splits))
     lines = [head]
     for name, e in r["entries"].items():
         if e is None:
             lines.append(f"{name:16}  -- {r['missing'][name]}")
             continue
-        lines.append(f"{name:16}{e['ce']:>9.4f}{e['ppl']:>9.3f}{e['acc']:>8.4f}"
+        lines.append(f"{name:16}{e['ce']:>9.4f}{e['ppl']:>9.3f}{e['acc']:>8.4f}{e.get('bpc', float('nan')):>8.3f}"
+                     + "".join(f"{e[k]:>9.4f}" if k in e else f"{'-':>9}" for k in parts)
                      + "".join(f"{100 * e['exact_match_' + s]:>11.1f}%" for s in splits))
-    lines.append(f"on the first {r['val_tokens']:,} validation tokens"
+    lines.append(f"on the first {r['val_tokens']:,} validation tokens ({r.get('tokenizer', '?')} tokens; CE in nats "
+                 f"per token, bpc bits per character)"
                  + "".join(f"; {n} {s} held-out commands" for s, n in r["commands"].items()))
+    if r["commands"]:
+        lines.append(f"random held-out utterances exclude {r.get('excluded_verbatim', 0)} that occur word for word "
+                     f"in training")
     if "gap_closed" in r:
         lines.append(f"distillation closed {100 * r['gap_closed']:.1f}% of the scratch-to-teacher CE gap")
     return "\n".join(lines)

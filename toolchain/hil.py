@@ -56,14 +56,14 @@ def check(cond: bool, msg: str) -> None:
         raise CheckFailed(msg)
 
 
-PROMPTS = ("turn off the ", "could you ", "")
+PROMPTS = ("turn off the", "could you", "")
 
 
 class Suite:
     """The checks, bound to one device and one build folder."""
 
     def __init__(self, dev: Device, build: Path, board, *, gen_tokens: int = 500, golden_limit: int | None = None,
-                 cmd_count: int = 40):
+                 cmd_count: int = 100):
         self.dev, self.build, self.board = dev, Path(build), board
         self.report = read_json(self.build / "quantize" / "report.json")
         z = np.load(self.build / "quantize" / "golden.npz")
@@ -210,17 +210,18 @@ class Suite:
         case.properties["requests"] = n
 
     def commands(self, case: Case) -> None:
-        """A commands-recipe project: `CMD <utterance>` for held-out utterances (the validation
-        split, then the compositional one if the data has it) answers exactly the host's greedy
+        """A commands-recipe project: `CMD <utterance>` for held-out utterances (random ones never
+        seen verbatim in training, then the compositional split if the data has it, `cmd_count`
+        of each) answers exactly the host's greedy
         int8 parse (cmdparse.decode_int8). How often that parse is the true command is reported,
         not checked: it measures the model, not the device."""
         from . import cmdparse
 
-        val = cmdparse.heldout_commands(self.build, "val", limit=self.cmd_count)
+        val = cmdparse.heldout_commands(self.build, "random", limit=self.cmd_count)
         if not val:
             case.properties["skipped"] = "not a commands project"
             return
-        comp = cmdparse.heldout_commands(self.build, "compositional", limit=max(1, self.cmd_count // 2))
+        comp = cmdparse.heldout_commands(self.build, "compositional", limit=self.cmd_count)
         info = self.dev.info()
         line_max = int(info.get("line_max", 255))
         cap = int(info.get("cmd_max", cmdparse.MAX_TOKENS))

@@ -1382,13 +1382,14 @@ def _render(spec: _Spec, intent: Intent, rng: random.Random, typo_rate: float) -
 
 
 def generate_commands(n_lines: int, seed: int = 1, *,
-                      keep: Callable[[Intent], bool] | None = None) -> list[str]:
+                      keep: Callable[[Intent], bool] | None = None, typo_rate: float = TYPO_RATE) -> list[str]:
     """Return `n_lines` corpus lines ``"<utterance> => <command>"`` for the "commands" recipe.
 
     Deterministic: the same (n_lines, seed) gives the same lines on every run and machine, and
     a longer corpus starts with the lines of a shorter one. `keep`, if given, is a predicate on
     the sampled `Intent`; rejected intents are redrawn (use it to hold out combinations such as
-    particular (room, action) pairs).
+    particular (room, action) pairs). `typo_rate` is the share of utterances with one typo
+    (1.0: every one that has a word of three letters; for training-time noise augmentation).
     """
     if n_lines < 0:
         raise ValueError(f"n_lines must be >= 0, got {n_lines}")
@@ -1404,7 +1405,7 @@ def generate_commands(n_lines: int, seed: int = 1, *,
                 raise ValueError("generate_commands: the keep predicate rejects (nearly) "
                                  "every intent")
             continue
-        append(_render(spec, intent, rng, TYPO_RATE) + SEPARATOR + canonical(intent))
+        append(_render(spec, intent, rng, typo_rate) + SEPARATOR + canonical(intent))
     return lines
 
 

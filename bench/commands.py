@@ -1,0 +1,128 @@
+"""Benchmark: the voice-command model by tokenizer and architecture, on the host and the device.
+
+    python bench/commands.py [--configs default,char,bpe,...] [--seeds 3] [--work DIR] [--json]
+
+For each configuration (the defaults `tlmc init` writes, with the overrides below) a fresh
+project is trained, quantized and scored with `tlmc eval --task commands` (1,000 random held-out
+utterances never seen verbatim in training + 1,000 of held-out (command, target) pairs, float
+and int8), then built for the emulated Cortex-M4 (mps2-an386) and asked `CMD` for 100 random
+held-out utterances over the serial socket: instructions per parse are SysTick ticks x 40 under
+QEMU -icount shift=0 (exact instruction counts of the emulated core, not a real board's
+cycles), and every device parse must equal the host's. The default configuration runs with
+`--seeds` seeds and its row shows the mean and the spread (min..max) of the exact matches.
+One table on stdout (--json: one object); progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from toolchain import build, cmdparse, evaluate, project, qemu, quantize, train  # noqa: E402
+from toolchain.device import Device  # noqa: E402
+
+# name -> tlm.toml overrides on top of `tlmc init`'s defaults
+CONFIGS: dict[str, dict] = {
+    "default": {},
+    "char": {"tokenizer": {"kind": "char"}, "model": {"context": 64}},
+    "bpe-512": {"tokenizer": {"kind": "bpe", "vocab_size": 512}, "model": {"context": 40}},
+    "bpe-1024": {"tokenizer": {"kind": "bpe", "vocab_size": 1024}},
+    "word": {"tokenizer": {"kind": "word"}},
+    "word-gru": {"tokenizer": {"kind": "word"}, "model": {"arch": "gru", "embed": 64, "hidden": [256]},
+                 "train": {"batch": 64, "seq_len": 64}},
+}
+DEVICE_PARSES = 100
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_one(name: str, overrides: dict, seed: int, work: Path, board_id: str) -> dict:
+    folder = work / f"{name}-s{seed}"
+    ov = {k: dict(v) for k, v in overrides.items()}
+    ov.setdefault("train", {})["seed"] = seed
+    if not (folder / "tlm.toml").is_file():
+        project.init(folder, overrides=ov)
+    p = project.Project.load(folder)
+    t0 = time.monotonic()
+    metrics = train.run(p.cfg, p.build, progress=False)
+    train_s = metrics.get("train_seconds", time.monotonic() - t0)
+    rep = quantize.run(p.cfg, p.build)
+    ev = evaluate.run(p.cfg, p.build, task="commands", commands=1000)
+    fl, i8 = ev["entries"]["scratch"], ev["entries"]["scratch_int8"]
+    b = build.build(p.cfg, p.build, board_id)
+    board = build.board_for(p.cfg, board_id)
+    pairs = cmdparse.heldout_commands(p.build, "random", DEVICE_PARSES)
+    host = cmdparse.decode_int8_parses(p.build, [u for u, _ in pairs])
+    ticks, equal = [], 0
+    with qemu.start(Path(b["firmware"]), board["qemu_machine"], state_dir=p.build / board.id / "qemu-bench") as emu:
+        with Device(emu.url, timeout=60) as dev:
+            dev.sync()
+            for (u, _), h in zip(pairs, host):
+                text, fields = dev.command(u)
+                ticks.append(int(fields.get("cycles", 0)))
+                equal += text == h.text
+    insn = statistics.mean(ticks) * 1e9 / board["clock_hz"]
+    return {"config": name, "seed": seed, "tokenizer": ev["tokenizer"], "arch": p.cfg["model"]["arch"],
+            "vocab": rep.get("vocab_size") or metrics.get("vocab_size"), "params": metrics["params"],
+            "flash_bytes": b["flash_bytes"], "tokenizer_bytes": b.get("tokenizer_bytes"), "train_seconds": round(train_s, 1),
+            "float_random": fl["exact_match_random"], "float_comp": fl["exact_match_compositional"],
+            "int8_random": i8["exact_match_random"], "int8_comp": i8["exact_match_compositional"],
+            "ce_utterance": fl.get("ce_utterance"), "ce_command": fl.get("ce_command"),
+            "instructions_per_parse": round(insn), "device_equal": f"{equal}/{len(pairs)}",
+            "excluded_verbatim": ev.get("excluded_verbatim")}
+
+
+def pct(v: list[float]) -> str:
+    if len(v) == 1:
+        return f"{100 * v[0]:.1f}"
+    return f"{100 * statistics.mean(v):.1f} ({100 * min(v):.1f}..{100 * max(v):.1f})"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of: {', '.join(CONFIGS)}")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of the default configuration")
+    ap.add_argument("--work", type=Path, default=None, help="project folders here (kept; reruns reuse them)")
+    ap.add_argument("--board", default="mps2-an386")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="tlmc-bench-commands-"))
+    rows: dict[str, list[dict]] = {}
+    for name in args.configs.split(","):
+        if name not in CONFIGS:
+            ap.error(f"unknown config {name!r}; known: {', '.join(CONFIGS)}")
+        for seed in range(1, (args.seeds if name == "default" else 1) + 1):
+            say(f"{name} seed {seed} ...")
+            r = run_one(name, CONFIGS[name], seed, work, args.board)
+            say(json.dumps(r))
+            rows.setdefault(name, []).append(r)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    head = (f"{'config':10}{'tokens':>7}{'arch':>5}{'vocab':>6}{'params':>9}{'flash B':>9}{'train s':>8}"
+            f"{'float rand':>19}{'float comp':>19}{'int8 rand':>19}{'int8 comp':>19}{'CE utt':>8}{'insn/parse':>11}"
+            f"{'dev=host':>9}")
+    print(head)
+    for name, rs in rows.items():
+        r0 = rs[0]
+        print(f"{name:10}{r0['tokenizer']:>7}{r0['arch']:>5}{r0['vocab']:>6}{r0['params']:>9,}{r0['flash_bytes']:>9,}"
+              f"{statistics.mean(r['train_seconds'] for r in rs):>8.0f}"
+              + "".join(f"{pct([r[k] for r in rs]):>19}" for k in ("float_random", "float_comp", "int8_random", "int8_comp"))
+              + f"{statistics.mean(r['ce_utterance'] for r in rs):>8.3f}"
+              + f"{round(statistics.mean(r['instructions_per_parse'] for r in rs)):>11,}{r0['device_equal']:>9}")
+    print(f"exact match in %, mean (min..max) over {args.seeds} seeds for the default; 1,000 + 1,000 held-out "
+          f"utterances per model; instructions per parse on {args.board} (QEMU -icount, {DEVICE_PARSES} parses)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
