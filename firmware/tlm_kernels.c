@@ -16,6 +16,7 @@ const char *tlm_status_text(TlmStatus status) {
     case TLM_ERR_ARENA: return "arena too small or misaligned";
     case TLM_ERR_TOKEN: return "token id out of range";
     case TLM_ERR_MODEL: return "inconsistent model tables";
+    case TLM_ERR_TEXT: return "a piece of the text is too long to tokenize";
     }
     return "unknown status";
 }

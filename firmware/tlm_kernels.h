@@ -25,7 +25,9 @@ typedef enum {
     TLM_ERR_ARG = 1,       /* a NULL pointer or a size out of range */
     TLM_ERR_ARENA = 2,     /* arena too small or not 4-byte aligned */
     TLM_ERR_TOKEN = 3,     /* a token id outside 0..V-1 */
-    TLM_ERR_MODEL = 4      /* the model tables are inconsistent (generator bug) */
+    TLM_ERR_MODEL = 4,     /* the model tables are inconsistent (generator bug) */
+    TLM_ERR_TEXT = 5       /* a text the tokenizer cannot encode exactly (a BPE piece longer
+                              than TLM_PIECE_MAX characters) */
 } TlmStatus;
 
 /* A short English name for a status ("ok", "token out of range", ...). */

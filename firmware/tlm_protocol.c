@@ -193,6 +193,26 @@ static long unescape(char *s) {
 /* ----------------------------------------------------------------------------------------- */
 /* Commands                                                                                  */
 
+static const char *tokenizer_name(int32_t kind) {
+    switch (kind) {
+    case TLM_TOKENIZER_BYTE: return "byte";
+    case TLM_TOKENIZER_WORD: return "word";
+    case TLM_TOKENIZER_BPE: return "bpe";
+    default: return "char";
+    }
+}
+
+/* The ERR reply of a text the tokenizer refused (a BPE piece too long) or of any other status. */
+static void reply_text_err(TlmStatus st) {
+    if (st == TLM_ERR_TEXT) {
+        put("ERR encode a piece of the text has more than ");
+        put_u32(TLM_PIECE_MAX);
+        put(" characters (INFO piece_max)\n");
+    } else {
+        reply_err("model", tlm_status_text(st));
+    }
+}
+
 static void cmd_info(TlmProtocol *p) {
     const TlmModel *m = p->tlm->model;
     put("OK proto=");
@@ -211,8 +231,12 @@ static void cmd_info(TlmProtocol *p) {
     put_kv("line_max", TLM_LINE_MAX);
     put(" counter=");
     put(tlm_port_counter());
-    put(m->tokenizer == TLM_TOKENIZER_BYTE ? " tokenizer=byte" : " tokenizer=char");
+    put(" tokenizer=");
+    put(tokenizer_name(m->tokenizer));
+    put_kv("lowercase", (uint32_t)(m->lowercase != 0));
     put_kv("cmd_max", MAX_CMD_TOKENS);
+    put_kv("tokenize", 1u);         /* TOKENIZE is here (firmware before it does not say) */
+    put_kv("piece_max", TLM_PIECE_MAX);
     put("\n");
 }
 
@@ -355,7 +379,11 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
         return;
     }
     tlm_reset(p->tlm);
-    tlm_push_text(p->tlm, rest, (size_t)n, NULL);
+    TlmStatus pushed = tlm_push_text(p->tlm, rest, (size_t)n, NULL);
+    if (pushed != TLM_OK) {
+        reply_text_err(pushed);
+        return;
+    }
     uint32_t t0 = counter_at_edge();
     TlmStatus st = tlm_generate(p->tlm, &g, stream_token, (void *)p->tlm->model);
     uint32_t dt = tlm_port_cycles() - t0;
@@ -388,8 +416,13 @@ static int collect_until_newline(int32_t id, void *user) {
     return d->complete;
 }
 
+/* The prompt is `utterance + " =>"` (toolchain/cmdparse.py prompt()): the separator without
+ * its final space, which a word or BPE tokenizer makes part of the command's first token
+ * (" oven"); the answer drops that one space again (cmdparse.command_text). The host encodes
+ * the prompt as one text; pushing the utterance, then the separator, gives the same ids,
+ * because every tokenizer kind starts a new token at a space (docs/tokenizers.md). */
 static void cmd_cmd(TlmProtocol *p, char *rest) {
-    static const char separator[] = " => ";   /* recipes.SEPARATOR */
+    static const char separator[] = " =>";   /* recipes.SEPARATOR without its last space */
     TlmGenerate g = {.n_tokens = MAX_CMD_TOKENS, .seed = 1, .temp_milli = 0, .top_k = 0};  /* greedy */
     TlmCmdDecode d;
     long n = unescape(rest);
@@ -408,6 +441,10 @@ static void cmd_cmd(TlmProtocol *p, char *rest) {
     tlm_reset(p->tlm);
     TlmStatus st = tlm_push_text(p->tlm, rest, (size_t)n, NULL);
     if (st == TLM_OK) st = tlm_push_text(p->tlm, separator, sizeof separator - 1, NULL);
+    if (st == TLM_ERR_TEXT) {
+        reply_text_err(st);
+        return;
+    }
     if (st == TLM_OK) st = tlm_generate(p->tlm, &g, collect_until_newline, &d);
     uint32_t dt = tlm_port_cycles() - t0;
     if (st != TLM_OK) {
@@ -419,11 +456,63 @@ static void cmd_cmd(TlmProtocol *p, char *rest) {
     put_kv("complete", (uint32_t)d.complete);
     put_kv("cycles", dt);
     put(" text=");
+    /* The continuation's bytes up to the first LF (a token may hold one inside), without the
+     * one space after the separator: cmdparse.command_text on the decoded ids. */
+    int first = 1;
     for (int32_t i = 0; i < d.n - d.complete; i++) {
         size_t len = 0;
         const uint8_t *text = tlm_token_text(d.model, d.ids[i], &len);
-        put_escaped(text, len);
+        const uint8_t *lf = len > 0 ? (const uint8_t *)memchr(text, '\n', len) : NULL;
+        size_t keep = lf != NULL ? (size_t)(lf - text) : len;
+        if (first && len > 0) {
+            if (text[0] == ' ') {
+                text++;
+                keep--;
+            }
+            first = 0;
+        }
+        put_escaped(text, keep);
+        if (lf != NULL) break;
     }
+    put("\n");
+}
+
+/* TOKENIZE: the ids of a text, as the host's Tokenizer.encode gives them; the model is not
+ * touched. Two passes over the text: the first counts (and meets any error before the reply
+ * starts), the second prints, so no id buffer bounds the text. */
+static int count_id(int32_t id, void *user) {
+    (void)id;
+    (*(uint32_t *)user)++;
+    return 0;
+}
+
+static int put_id(int32_t id, void *user) {
+    uint32_t *printed = (uint32_t *)user;
+    if ((*printed)++ != 0) put(",");
+    put_i32(id);
+    return 0;
+}
+
+static void cmd_tokenize(TlmProtocol *p, char *rest) {
+    long n = unescape(rest);
+    if (n < 0) {
+        reply_err("bad-args", "bad escape in the text (use \\\\ \\n \\r \\t \\s \\xHH)");
+        return;
+    }
+    uint32_t count = 0;
+    uint32_t t0 = counter_at_edge();
+    TlmStatus st = tlm_encode(p->tlm->model, (const uint8_t *)rest, (size_t)n, count_id, &count);
+    uint32_t dt = tlm_port_cycles() - t0;
+    if (st != TLM_OK) {
+        reply_text_err(st);
+        return;
+    }
+    uint32_t printed = 0;
+    put("OK n=");
+    put_u32(count);
+    put_kv("cycles", dt);
+    put(" ids=");
+    (void)tlm_encode(p->tlm->model, (const uint8_t *)rest, (size_t)n, put_id, &printed);
     put("\n");
 }
 
@@ -494,8 +583,10 @@ void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len) {
         cmd_bench(p, rest);
     } else if (word_is(cmd, "CMD")) {
         cmd_cmd(p, rest);
+    } else if (word_is(cmd, "TOKENIZE")) {
+        cmd_tokenize(p, rest);
     } else {
-        reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN, BENCH or CMD");
+        reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN, BENCH, CMD or TOKENIZE");
     }
 }
 

@@ -264,108 +264,46 @@ TlmStatus tlm_forward(Tlm *tlm, const int8_t **logits) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Text                                                                                      */
+/* Text (the encoder is tlm_tokenizer.c)                                                     */
 
-/* One well-formed UTF-8 character at s[0..len): its code point and length, or 0 if malformed
- * (overlong forms, surrogates and values above U+10FFFF are malformed, as in Python). */
-static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *code) {
-    size_t n;
-    size_t i;
-    uint32_t c;
-    uint32_t min;
-    if (s[0] < 0x80u) {
-        *code = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xC2u && s[0] <= 0xDFu) {
-        n = 2; c = s[0] & 0x1Fu; min = 0x80u;
-    } else if (s[0] >= 0xE0u && s[0] <= 0xEFu) {
-        n = 3; c = s[0] & 0x0Fu; min = 0x800u;
-    } else if (s[0] >= 0xF0u && s[0] <= 0xF4u) {
-        n = 4; c = s[0] & 0x07u; min = 0x10000u;
-    } else {
-        return 0;
-    }
-    if (len < n) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) {
-            return 0;
-        }
-        c = (c << 6) | (s[i] & 0x3Fu);
-    }
-    if (c < min || c > 0x10FFFFu || (c >= 0xD800u && c <= 0xDFFFu)) {
-        return 0;
-    }
-    *code = c;
-    return n;
-}
+typedef struct {
+    Tlm *tlm;
+    TlmStatus status;               /* the first push that failed, else TLM_OK */
+    int32_t count;                  /* ids pushed */
+} TlmPushText;
 
-/* Binary search of the (ascending) code point table. */
-static int32_t char_id(const TlmModel *model, uint32_t code) {
-    int32_t lo = 0;
-    int32_t hi = model->n_chars - 1;
-    while (lo <= hi) {
-        const int32_t mid = lo + (hi - lo) / 2;
-        if (model->char_codes[mid] == code) {
-            return model->char_ids[mid];
-        }
-        if (model->char_codes[mid] < code) {
-            lo = mid + 1;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    return TLM_UNK;
-}
-
-int32_t tlm_encode_next(const TlmModel *model, const uint8_t *text, size_t len, size_t *used) {
-    uint32_t code = 0;
-    size_t n;
-    if (model->tokenizer == TLM_TOKENIZER_BYTE) {
-        *used = 1;
-        return (int32_t)text[0] + 1;
-    }
-    n = utf8_decode(text, len, &code);
-    if (n == 0) {
-        *used = 1;
-        return TLM_UNK;
-    }
-    *used = n;
-    return char_id(model, code);
+static int push_one(int32_t id, void *user) {
+    TlmPushText *p = (TlmPushText *)user;
+    p->status = tlm_push(p->tlm, id);
+    p->count += p->status == TLM_OK;
+    return p->status != TLM_OK;
 }
 
 TlmStatus tlm_push_text(Tlm *tlm, const char *text, size_t len, int32_t *n_pushed) {
-    const uint8_t *s = (const uint8_t *)text;
-    size_t at = 0;
-    int32_t count = 0;
+    TlmPushText push;
+    TlmStatus status = TLM_OK;
+    if (n_pushed != NULL) {
+        *n_pushed = 0;
+    }
     if (tlm == NULL || tlm->model == NULL || (text == NULL && len > 0)) {
         return TLM_ERR_ARG;
     }
-    while (at < len) {
-        size_t used = 1;
-        const int32_t id = tlm_encode_next(tlm->model, s + at, len - at, &used);
-        const TlmStatus status = tlm_push(tlm, id);
-        if (status != TLM_OK) {
-            return status;
-        }
-        at += used;
-        count++;
+    if (tlm->model->tokenizer == TLM_TOKENIZER_BPE) {  /* the one kind that can refuse a text */
+        status = tlm_encode(tlm->model, (const uint8_t *)text, len, NULL, NULL);
+    }
+    push.tlm = tlm;
+    push.status = TLM_OK;
+    push.count = 0;
+    if (status == TLM_OK) {
+        status = tlm_encode(tlm->model, (const uint8_t *)text, len, push_one, &push);
+    }
+    if (status == TLM_OK) {
+        status = push.status;
     }
     if (n_pushed != NULL) {
-        *n_pushed = count;
+        *n_pushed = push.count;
     }
-    return TLM_OK;
-}
-
-const uint8_t *tlm_token_text(const TlmModel *model, int32_t id, size_t *len) {
-    if (model == NULL || id < 0 || id >= model->vocab) {
-        *len = 0;
-        return model != NULL ? model->token_bytes : NULL;
-    }
-    *len = model->token_start[id + 1] - model->token_start[id];
-    return model->token_bytes + model->token_start[id];
+    return status;
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -40,11 +40,22 @@ extern "C" {
 #endif
 
 #define TLM_PAD 0                   /* the id a fresh window holds */
-#define TLM_UNK 1                   /* char tokenizer: any character outside the vocabulary */
+#define TLM_UNK 1                   /* char, word, bpe: any text outside the vocabulary */
 
+/* Characters one pre-tokenized piece may have for the BPE encoder, which holds a piece's
+ * symbols on the stack (4 bytes each). At least the longest text a request line can carry
+ * (TLM_LINE_MAX, 256): a longer piece is TLM_ERR_TEXT, never a wrong answer. */
+#ifndef TLM_PIECE_MAX
+#define TLM_PIECE_MAX 256
+#endif
+
+/* docs/tokenizers.md is the contract; toolchain/tokenizer.py the host reference. */
 typedef enum {
     TLM_TOKENIZER_CHAR = 0,         /* ids 2.. are Unicode characters (char_codes/char_ids) */
-    TLM_TOKENIZER_BYTE = 1          /* byte b is id b + 1 */
+    TLM_TOKENIZER_BYTE = 1,         /* byte b is id b + 1 */
+    TLM_TOKENIZER_WORD = 2,         /* each piece of the pre-tokenization is a word (word_ids) */
+    TLM_TOKENIZER_BPE = 3           /* each piece's characters (char_codes/char_ids), merged by
+                                       rank (merge_keys/merge_ranks/merge_ids) */
 } TlmTokenizerKind;
 
 /* The generated straight-line plan: reads the window, writes the logits, all in the arena. */
@@ -79,11 +90,19 @@ typedef struct {
     int64_t logit_k;                /* sampling constant (docs/sampling.md) */
     const uint32_t *pow2_frac_q16;  /* (256) sampling table */
     int32_t tokenizer;              /* a TlmTokenizerKind */
+    int32_t lowercase;              /* 1: ASCII A-Z encode as a-z (no other letter is folded) */
     const uint8_t *token_bytes;     /* every token's UTF-8 text, concatenated */
     const uint32_t *token_start;    /* (V + 1): token i is token_bytes[start[i] .. start[i+1]) */
-    int32_t n_chars;                /* char tokenizer: entries in char_codes / char_ids */
+    int32_t n_chars;                /* char, bpe: entries in char_codes / char_ids */
     const uint32_t *char_codes;     /* (n_chars) Unicode code points, ascending */
     const int32_t *char_ids;        /* (n_chars) the id of each code point */
+    int32_t n_words;                /* word: entries in word_ids (V - 2) */
+    const uint16_t *word_ids;       /* (n_words) ids 2..V-1 sorted by token text, memcmp order
+                                       (a prefix first): binary-searched by piece */
+    int32_t n_merges;               /* bpe: entries in the three merge tables (< 65535) */
+    const uint32_t *merge_keys;     /* (n_merges) (left id << 16) | right id, ascending */
+    const uint16_t *merge_ranks;    /* (n_merges) the pair's rank: the lowest merges first */
+    const uint16_t *merge_ids;      /* (n_merges) the id the pair merges into */
     const char *hash;               /* the model hash the generator saw (16 hex digits) */
     int32_t n_states;               /* 0: a window model; S > 0: a step model (context 1) */
     const TlmState *states;         /* (S), or NULL */
@@ -149,12 +168,20 @@ TlmStatus tlm_forward(Tlm *tlm, const int8_t **logits);
 /* ----------------------------------------------------------------------------------------- */
 /* Text                                                                                      */
 
-/* The id of the token starting at text[0..len) and how many bytes it takes (*used >= 1):
- * char tokenizer: one UTF-8 character, TLM_UNK if unknown or malformed (one byte then);
- * byte tokenizer: one byte b -> b + 1. len >= 1. */
-int32_t tlm_encode_next(const TlmModel *model, const uint8_t *text, size_t len, size_t *used);
+/* Called with each id, in order (tlm_encode, tlm_generate); a nonzero return stops early. */
+typedef int (*TlmTokenFn)(int32_t id, void *user);
 
-/* Encode text and push every token; *n_pushed (may be NULL) counts them. */
+/* Encode text[0..len) as the host's Tokenizer.encode does (docs/tokenizers.md), calling
+ * on_token (may be NULL: only check) with each id in order; nothing is pushed. Any bytes are
+ * accepted: malformed UTF-8 counts one character per byte. TLM_ERR_TEXT if a BPE piece has
+ * more than TLM_PIECE_MAX characters (the ids before that piece were reported already);
+ * TLM_ERR_MODEL if the model's tables do not fit its tokenizer kind. A stop asked for by
+ * on_token is TLM_OK. Word and BPE: the texts "<pad>" and "<unk>" are ids 0 and 1 wherever
+ * they occur, as in HuggingFace tokenizers (special tokens are matched first). */
+TlmStatus tlm_encode(const TlmModel *model, const uint8_t *text, size_t len, TlmTokenFn on_token, void *user);
+
+/* Encode text and push every token; *n_pushed (may be NULL) counts them. A text that cannot
+ * be encoded (tlm_encode's TLM_ERR_TEXT) is refused whole: nothing is pushed. */
 TlmStatus tlm_push_text(Tlm *tlm, const char *text, size_t len, int32_t *n_pushed);
 
 /* The bytes token `id` prints as (*len of them; none for <pad> or an id out of range). */
@@ -169,9 +196,6 @@ typedef struct {
     int32_t temp_milli;             /* temperature in thousandths; 0 = greedy */
     int32_t top_k;                  /* 0 = all */
 } TlmGenerate;
-
-/* Called with each generated id; a nonzero return stops generation early. */
-typedef int (*TlmTokenFn)(int32_t id, void *user);
 
 /* n_tokens times: step, pick an id (docs/sampling.md), report it, push it. The window
  * continues from its current state (push the prompt first). For a step model this is the

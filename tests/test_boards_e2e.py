@@ -53,9 +53,9 @@ def test_build_flash_and_hil_suite_on_the_emulated_board(tiny_quantized, tmp_pat
         lat = cases["latency"]["properties"]
         assert lat["ticks_per_step"] > 0 and lat["instructions_per_token"] > lat["macs_per_token"]
         suite = ET.parse(junit).getroot().find("testsuite")
-        assert suite.get("failures") == "0" and suite.get("tests") == "8"
+        assert suite.get("failures") == "0" and suite.get("tests") == "9"
         cmd = cases["commands"]["properties"]
-        assert cmd["count"] == 40 and "skipped" not in cmd
+        assert cmd["count"] == 100 and "skipped" not in cmd
     finally:
         emu = qemu.find_running(sd)
         pid = emu.pid if emu else None

@@ -14,7 +14,7 @@ def corpus_project(tmp_path, files: dict[str, bytes], extra: str = ""):
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
     names = ", ".join(f'"{n}"' for n in files)
-    write_project(tmp_path, f'[data]\nrecipe = ""\ncorpus = [{names}]\n{extra}[model]\ncontext = 4\n')
+    write_project(tmp_path, f'[data]\nrecipe = ""\ncorpus = [{names}]\n{extra}[tokenizer]\nkind = "char"\n[model]\ncontext = 4\n')
     return config.load(tmp_path)
 
 
@@ -76,6 +76,7 @@ def test_heldout_lines_exclude_utterances_seen_verbatim_in_training(tmp_path):
     held = json.loads((tmp_path / "build" / "data" / "heldout.json").read_text())
     stamp = json.loads((tmp_path / "build" / "data" / "stamp.json").read_text())
     train_docs, val_docs = data.split_documents(data.read_documents(cfg), 0.1, 1)
+    train_docs += data.augment_documents(cfg, len(train_docs))  # what prepare trains on
     seen = {d.split(" => ")[0] for d in train_docs}
     assert held["excluded_verbatim"] == sum(d.split(" => ")[0] in seen for d in val_docs) > 0
     assert len(held["random"]) + held["excluded_verbatim"] == len(val_docs)
@@ -86,9 +87,9 @@ def test_heldout_lines_exclude_utterances_seen_verbatim_in_training(tmp_path):
 
 
 def test_typo_lines_add_misspelt_training_lines_only(tmp_path):
-    base = "[data]\nrecipe_lines = 1000\n[tokenizer]\nkind = \"byte\"\n[model]\ncontext = 6\n"
+    base = "[data]\nrecipe_lines = 1000\nvalue_lines = 0\ntypo_lines = 0\n[tokenizer]\nkind = \"byte\"\n[model]\ncontext = 6\n"
     write_project(tmp_path / "a", base)
-    write_project(tmp_path / "b", base.replace("recipe_lines = 1000", "recipe_lines = 1000\ntypo_lines = 0.5"))
+    write_project(tmp_path / "b", base.replace("typo_lines = 0", "typo_lines = 0.5"))
     a = data.prepare(config.load(tmp_path / "a"), tmp_path / "a" / "build")
     b = data.prepare(config.load(tmp_path / "b"), tmp_path / "b" / "build")
     assert a.tokenizer.decode(a.val) == b.tokenizer.decode(b.val)  # the same held-out text

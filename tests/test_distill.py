@@ -55,7 +55,7 @@ def test_distilled_student_beats_scratch_at_equal_steps(distilled):
     assert e["teacher"]["ce"] < e["distilled"]["ce"]
     assert 0 < r["gap_closed"] < 1
     # eval scores the same targets for every model
-    assert e["scratch"]["n"] == e["distilled"]["n"] == e["teacher"]["n"] > 10000
+    assert e["scratch"]["n"] == e["distilled"]["n"] == e["teacher"]["n"] > 3000
     assert e["distilled_int8"] is None and "tlmc quantize" in r["missing"]["distilled_int8"]
     ds = data_mod.prepare(p.cfg, p.build)
     assert r["val_tokens"] == min(20000, len(ds.val))
@@ -363,7 +363,7 @@ def test_utterance_weight_marks_only_the_utterance_of_command_lines():
         if " => " not in d:
             assert (wd == 1).all()
             continue
-        cut = d.index(" => ") + 4  # the command starts after the first separator
+        cut = d.index(" => ") + 3  # the command starts with the space after the first separator
         assert (wd[:cut] == 0.25).all() and (wd[cut:] == 1).all(), (d, wd)
     assert (w[starts] == 0).all()
 

@@ -161,6 +161,61 @@ def test_placeholder_tokenizer_when_none(model, tmp_path):
     assert "placeholder" in data and ".n_chars = 0," in data and ".char_codes = NULL," in data
 
 
+def _word_and_bpe(vocab: int):
+    from toolchain import recipes
+
+    lines = recipes.generate_commands(800, seed=3)
+    word = Tokenizer.learn(lines, "word", vocab_size=vocab, min_count=1)
+    bpe = Tokenizer.learn(lines, "bpe", vocab_size=vocab, min_count=1, lowercase=True)
+    assert word.vocab_size == bpe.vocab_size == vocab
+    return word, bpe
+
+
+def test_word_and_bpe_tables_and_their_flash_bytes(tmp_path):
+    """word: the ids sorted by text; bpe: the code point table and the merges sorted by pair;
+    the summary reports the kind and the tables' bytes by docs/tokenizers.md's formula."""
+    m = make_model(22, 3, 2, [5], 120)
+    word, bpe = _word_and_bpe(120)
+    s = emit.emit_model(m.int8, word, tmp_path / "word")
+    data = (tmp_path / "word" / "model_data.c").read_text()
+    assert "TLM_TOKENIZER_WORD" in data and ".n_words = 118," in data and ".n_merges = 0," in data
+    text = sum(len(word.token_text(i)) for i in range(120))
+    assert s["tokenizer"] == "word" and s["tokenizer_vocab"] == 120
+    assert s["tokenizer_bytes"] == text + 4 * 121 + 2 * 118 == emit.tokenizer_table_bytes(text, 120, n_words=118)
+    tables = emit._token_tables(word, 120)
+    texts = [word.token_text(int(i)) for i in tables["words"]]
+    assert texts == sorted(texts) and len(set(texts)) == 118
+    s = emit.emit_model(m.int8, bpe, tmp_path / "bpe")
+    data = (tmp_path / "bpe" / "model_data.c").read_text()
+    merges = bpe.merges()
+    chars = [i for i in range(2, 120) if len(bpe.token_text(i).decode()) == 1]
+    assert "TLM_TOKENIZER_BPE" in data and ".lowercase = 1," in data and f".n_merges = {len(merges)}," in data
+    assert f".n_chars = {len(chars)}," in data and ".word_ids = NULL," in data
+    assert s["tokenizer_bytes"] == sum(len(bpe.token_text(i)) for i in range(120)) + 4 * 121 + 8 * len(chars) \
+        + 8 * len(merges)
+    t = emit._token_tables(bpe, 120)
+    assert list(t["merge_keys"]) == sorted(t["merge_keys"])
+    by_key = {(int(k) >> 16, int(k) & 0xFFFF): (int(r), int(i)) for k, r, i in
+              zip(t["merge_keys"], t["merge_ranks"], t["merge_ids"])}
+    assert by_key == {(a, b): (rank, out) for rank, (a, b, out) in enumerate(merges)}
+    assert emit.emit_model(m.int8, None, tmp_path / "none")["tokenizer"] == "placeholder"
+
+
+def test_a_tokenizer_json_the_device_cannot_encode_alike_is_refused(tmp_path):
+    import json
+
+    m = make_model(22, 3, 2, [5], 120)
+    word, _ = _word_and_bpe(120)
+    obj = word.to_json()
+    obj["pre_tokenizer"] = {"type": "Whitespace"}
+    with pytest.raises(ExportError, match="pre-tokenizer"):
+        emit.emit_model(m.int8, Tokenizer.from_json(obj), tmp_path)
+    obj = word.to_json()
+    obj["added_tokens"][1]["lstrip"] = True  # "<unk>" would eat the spaces before it
+    with pytest.raises(ExportError, match="special tokens"):
+        emit.emit_model(m.int8, Tokenizer.from_json(json.loads(json.dumps(obj))), tmp_path)
+
+
 def test_tokenizer_must_match_the_vocabulary(model, tmp_path):
     with pytest.raises(ExportError, match="tokenizer has 257 ids but the model has 23"):
         emit.emit_model(model.int8, Tokenizer(kind="byte", chars=[]), tmp_path)
@@ -242,7 +297,7 @@ def test_generated_code_compiles_warning_free_for_cortex_m4(model, char_tok, tmp
     r = compile_mod.build_objects(tmp_path, "cortex-m4f")
     assert "-Werror" in r["flags"] and "-mfpu=fpv4-sp-d16" in r["flags"] and "-Os" in r["flags"]
     assert set(r["objects"]) == {"tlm_kernels.o", "tlm_fc_dsp.o", "tlm_elementwise.o", "tlm_runtime.o", "tlm_sample.o",
-                                 "tlm_protocol.o", "model_plan.o", "model_data.o"}
+                                 "tlm_tokenizer.o", "tlm_protocol.o", "model_plan.o", "model_data.o"}
     assert 0 < r["runtime"]["text"] < 6 * 1024, r["runtime"]
     assert r["runtime"]["data"] == 0 and r["runtime"]["bss"] == 0  # no globals in the runtime
     assert r["model_data"]["data"] == 0  # model data is const: flash, not RAM

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from toolchain import boards, cmdparse, device, hil
 from toolchain.cli import main
 from toolchain.hostlink import HostLink
+from toolchain.tokenizer import Tokenizer
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +35,18 @@ def test_hil_suite_passes_on_the_host_build(tiny_host, tmp_path):
                                   "--tokens", "200"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
-    assert summary["passed"] and summary["devices"][0]["tests"] == 8
+    assert summary["passed"] and summary["devices"][0]["tests"] == 9
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "8" and suite.get("failures") == "0"
+    assert suite.get("tests") == "9" and suite.get("failures") == "0"
     names = [tc.get("name") for tc in suite.iter("testcase")]
     assert names == ["handshake", "golden_vectors", "generate_greedy", "generate_seeded", "latency",
-                     "robustness", "back_to_back", "commands"]
-    cmd = summary["devices"][0]["cases"][-1]["properties"]
+                     "robustness", "back_to_back", "commands", "tokenizer"]
+    cases = {c["name"]: c["properties"] for c in summary["devices"][0]["cases"]}
+    tok = cases["tokenizer"]
+    assert tok["strings"] + tok["too_long_to_send"] == hil.Suite.TOKENIZE_PROBES and tok["mismatches"] == 0
+    assert tok["kind"] == Tokenizer.load(p.build / "data" / "tokenizer.json").kind
+    assert tok["heldout_utterances"] > 0 and tok["strings"] > 400
+    cmd = cases["commands"]
     assert cmd["count"] == 100 and cmd["mean_tokens"] > 1
     assert cmd.get("count_compositional", 0) == 100
     props = {p.get("name") for p in suite.findall("testcase[@name='commands']/properties/property")}
@@ -79,7 +85,8 @@ def test_fuzzed_lines_never_crash_or_hang_the_device_and_each_gets_one_reply(tin
     k = p.cfg["model"]["context"]
     seeds = [b"INFO", b"RESET", b"PUSH 1 2 3", b"LOGITS " + b" ".join([b"5"] * k), b"GEN 3 1 0 0 turn on",
              b"GEN 2 9 700 5 hi\\sthere\\x41", b"BENCH 2", b"GEN 4 1 0 0 \\q", b"CMD turn the hallway lamp off",
-             b"CMD \\slamp\\ton\\x41\\s", b"CMD", b"cmd  \\xe2\\x98\\x83 off"]
+             b"CMD \\slamp\\ton\\x41\\s", b"CMD", b"cmd  \\xe2\\x98\\x83 off", b"TOKENIZE turn on <unk>",
+             b"TOKENIZE", b"tokenize \\xff\\xfe\\sA\\t", b"TOKENIZE " + b"a" * 200]
     lines = []
     for i in range(3000):
         if i % 3 == 0:
@@ -129,4 +136,4 @@ def test_several_ports_are_tested_in_parallel(tiny_host):
     with HostLink(p.build / "host" / "tlm") as a, HostLink(p.build / "host" / "tlm") as b:
         r = hil.run(p.cfg, p.build, "host", [a.port, b.port], gen_tokens=50)
     assert r["passed"] and [d["port"] for d in r["devices"]] == [a.port, b.port]
-    assert all(d["tests"] == 8 and d["failures"] == 0 for d in r["devices"])
+    assert all(d["tests"] == 9 and d["failures"] == 0 for d in r["devices"])

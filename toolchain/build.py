@@ -97,7 +97,8 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     result = {"board": b.id, "model_hash": summary["model_hash"], "arena_bytes": summary["arena_bytes"],
               "tflm_arena_bytes": summary["tflm_arena_bytes"], "weight_bytes": summary["weight_bytes"],
               "ops": summary["ops"], "out_dir": str(out), "port": b["port"], "kernels": summary["kernels"],
-              "macs_per_token": summary["macs_per_token"]}
+              "macs_per_token": summary["macs_per_token"], "tokenizer": summary["tokenizer"],
+              "tokenizer_vocab": summary["tokenizer_vocab"], "tokenizer_bytes": summary["tokenizer_bytes"]}
     if b["port"] == "host":
         host = compile_mod.build_host(out)
         result.update(binary=host["binary"], text_bytes=host.get("text"), data_bytes=host.get("data"),

@@ -329,6 +329,8 @@ def build(project_dir: Path, board: str | None, as_json: bool) -> None:
         return
     click.echo(f"board {r['board']}: model {r['model_hash']}, arena {r['arena_bytes']:,} B "
                f"(TFLM {r['tflm_arena_bytes']:,} B), weights {r['weight_bytes']:,} B")
+    if "tokenizer" in r:
+        click.echo(f"tokenizer: {r['tokenizer']}, {r['tokenizer_vocab']:,} ids, {r['tokenizer_bytes']:,} B of tables")
     if "binary" in r:
         click.echo(f"{r['binary']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, bss {r['bss_bytes']:,} B\n"
                    f"{r['selftest']}\nper token: {per_token_line(r)}")

@@ -59,22 +59,25 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "data": {
         "recipe": Field(str, "commands", _choice("commands", ""), 'built-in data generator ("" to use corpus files)'),
         "corpus": Field(list, [], _corpus, "UTF-8 text files (paths relative to this file); used when recipe is empty"),
-        "recipe_lines": Field(int, 20000, _range(10, 10_000_000), "how many lines the recipe generates"),
+        "recipe_lines": Field(int, 100000, _range(10, 10_000_000), "how many lines the recipe generates"),
         "recipe_seed": Field(int, 1, _range(0, 2**31 - 1), "seed of the recipe generator"),
         "documents": Field(str, "auto", _choice("auto", "lines", "files"),
                            "what the model starts fresh on: each line or each file (auto: lines for a recipe, files for a corpus)"),
         "val_fraction": Field(float, 0.1, _range(0.001, 0.5), "share of the text held out for validation"),
-        "typo_lines": Field(float, 0.0, _range(0.0, 4.0),
+        "typo_lines": Field(float, 0.5, _range(0.0, 4.0),
                             "commands recipe: extra training lines with one typo each, as a share of the training "
                             "lines (noise augmentation; validation keeps the recipe's 3% typo rate)"),
+        "value_lines": Field(float, 0.5, _range(0.0, 4.0),
+                             "commands recipe: extra training lines of commands with a value (numbers, durations, "
+                             "times), as a share of the training lines"),
         "compositional": Field(float, 0.1, _range(0.0, 0.5),
                                "commands recipe: share of (command, room) pairs never trained on; their lines "
                                "form a compositional test set (0: none)"),
     },
     "tokenizer": {
-        "kind": Field(str, "auto", _choice("auto", "char", "byte", "word", "bpe"),
-                      "word / bpe: words or subwords (docs/tokenizers.md); char: characters; byte: 256 byte values; "
-                      "auto: word for the commands recipe, char for a corpus"),
+        "kind": Field(str, "bpe", _choice("char", "byte", "word", "bpe"),
+                      "bpe: subwords; word: whole words, others <unk> (docs/tokenizers.md); char: characters; "
+                      "byte: 256 byte values"),
         "max_vocab": Field(int, 96, _range(3, 4096), "char only: keep the most frequent characters, the rest map to <unk>"),
         "vocab_size": Field(int, 1024, _range(16, 65535), "word / bpe: at most this many ids, <pad> and <unk> included"),
         "min_count": Field(int, 2, _range(1, 1_000_000),
@@ -84,19 +87,19 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "model": {
         "arch": Field(str, "mlp", _choice("mlp", "gru", "conv"),
                       "mlp: window of the last K tokens; gru / conv: step models with state (docs/state.md)"),
-        "context": Field(int, 24, _range(1, 512), "mlp: tokens the model sees (K)"),
-        "embed": Field(int, 16, _range(1, 1024), "embedding width (conv: also the channels of layer 0's input)"),
-        "hidden": Field(list, [256, 256], _hidden,
+        "context": Field(int, 32, _range(1, 512), "mlp: tokens the model sees (K)"),
+        "embed": Field(int, 24, _range(1, 1024), "embedding width (conv: also the channels of layer 0's input)"),
+        "hidden": Field(list, [256, 128], _hidden,
                         "mlp: Dense+ReLU widths; gru: GRU layer widths; conv: channels per layer (dilation 1, 2, 4...)"),
     },
     "train": {
         "epochs": Field(int, 2, _range(1, 10_000), "passes over the training windows"),
-        "steps": Field(int, 0, _range(0, 100_000_000), "if > 0: stop after this many steps in all (overrides epochs)"),
-        "batch": Field(int, 128, _range(1, 65536), "windows (mlp) or sequences (gru, conv) per step"),
+        "steps": Field(int, 15000, _range(0, 100_000_000), "if > 0: stop after this many steps in all (overrides epochs)"),
+        "batch": Field(int, 512, _range(1, 65536), "windows (mlp) or sequences (gru, conv) per step"),
         "seq_len": Field(int, 64, _range(2, 4096), "gru / conv: tokens per training sequence"),
-        "lr": Field(float, 0.002, _range(1e-6, 1.0), "Adam learning rate (cosine decay to 10%)"),
+        "lr": Field(float, 0.003, _range(1e-6, 1.0), "Adam learning rate (cosine decay to 10%)"),
         "seed": Field(int, 1, _range(0, 2**31 - 1), "seed for weights and data order"),
-        "utterance_weight": Field(float, 1.0, _range(0.0, 1.0),
+        "utterance_weight": Field(float, 0.1, _range(0.0, 1.0),
                                   "commands lines: loss weight of the utterance (up to ' => '); the command weighs 1"),
         "checkpoint_steps": Field(int, 500, _range(1, 100_000_000), "save a resumable checkpoint this often"),
     },
@@ -171,11 +174,7 @@ class Config:
         return self.root / self.sections["teacher"][key]
 
     def tokenizer_kind(self) -> str:
-        """[tokenizer] kind with "auto" resolved: word for a recipe, char for a corpus."""
-        k = self.sections["tokenizer"]["kind"]
-        if k != "auto":
-            return k
-        return "word" if self.sections["data"]["recipe"] else "char"
+        return self.sections["tokenizer"]["kind"]
 
     def documents(self) -> str:
         d = self.sections["data"]["documents"]
@@ -284,9 +283,22 @@ def _toml_value(v: Any) -> str:
     return repr(v)
 
 
+# The defaults above are the built-in commands recipe's (the default project), chosen by
+# measurement (README, "The voice-command model"). `tlmc init --corpus` writes these instead:
+# a corpus of free text wants a different tokenizer and model (README, "Tokenizers").
+RECIPE_INIT = {"tokenizer": {"lowercase": True}}
+CORPUS_INIT = {"tokenizer": {"vocab_size": 512, "lowercase": False},
+               "model": {"context": 16, "embed": 16, "hidden": [256, 256]},
+               "train": {"steps": 0, "epochs": 2, "batch": 128, "lr": 0.002, "utterance_weight": 1.0}}
+
+
 def render_default(name: str, corpus: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> str:
     """The commented tlm.toml that `tlmc init` writes: every field, its value and what it means."""
-    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    base = CORPUS_INIT if corpus else RECIPE_INIT
+    merged = {k: dict(v) for k, v in base.items()}
+    for k, v in (overrides or {}).items():
+        merged.setdefault(k, {}).update(v)
+    overrides = merged
     overrides.setdefault("project", {})["name"] = name
     if corpus:
         overrides.setdefault("data", {}).update(recipe="", corpus=corpus)

@@ -47,19 +47,30 @@ def read_documents(cfg: Config) -> list[str]:
     return docs
 
 
-def typo_documents(cfg: Config, n_train: int) -> list[str]:
-    """Commands recipe: `[data] typo_lines * n_train` extra training lines, every utterance with
-    one typo (noise augmentation: the model learns to read misspelt words, which a word or
-    subword tokenizer splits differently). Held-out pairs stay out; validation is untouched."""
+def augment_documents(cfg: Config, n_train: int) -> list[str]:
+    """Commands recipe: extra training lines (noise and coverage augmentation; validation and
+    the compositional split are untouched, held-out pairs stay out):
+    - `[data] typo_lines * n_train` lines whose utterance has one typo each, so the model learns
+      to read misspelt words (which a subword tokenizer splits into other pieces);
+    - `[data] value_lines * n_train` lines of commands with a value (numbers, durations, clock
+      times), whose digits the model must copy or compute."""
     from . import recipes
 
     d = cfg["data"]
-    n = int(round(d["typo_lines"] * n_train))
-    if d["recipe"] != "commands" or n <= 0:
+    if d["recipe"] != "commands":
         return []
     held = holdout_pairs(cfg)
-    keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
-    lines = recipes.generate_commands(n, d["recipe_seed"] + 104729, keep=keep, typo_rate=1.0)
+    lines: list[str] = []
+    n = int(round(d["typo_lines"] * n_train))
+    if n > 0:
+        keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
+        lines += recipes.generate_commands(n, d["recipe_seed"] + 104729, keep=keep, typo_rate=1.0)
+    n = int(round(d["value_lines"] * n_train))
+    if n > 0:
+        lines += recipes.generate_commands(n, d["recipe_seed"] + 130363,
+                                           keep=lambda i: i.value is not None and recipes.intent_pair(i) not in held)
+    if not lines:
+        return []
     docs = [ln + "\n" for ln in lines]
     return docs if cfg.documents() == "lines" else ["".join(docs)]
 
@@ -235,7 +246,7 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
         return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context, comp)
     docs = read_documents(cfg)
     train_docs, val_docs = split_documents(docs, cfg["data"]["val_fraction"], cfg["train"]["seed"])
-    train_docs = train_docs + typo_documents(cfg, len(train_docs))
+    train_docs = train_docs + augment_documents(cfg, len(train_docs))
     tok = learn_tokenizer(cfg, train_docs)
     train = to_stream(train_docs, tok, context)
     val = to_stream(val_docs, tok, context)

@@ -56,13 +56,23 @@ def escape_prompt(text: str) -> str:
     return " ".join(escape(part.encode("utf-8")) for part in text.split(" "))
 
 
-def command_request(utterance: str) -> str:
-    """The CMD request line for an utterance: spaces inside stay readable, spaces at either end
-    travel as `\\s` so that nothing on the way can trim them."""
-    lead = len(utterance) - len(utterance.lstrip(" "))
-    rest = utterance[lead:]
+def escape_text(text: str) -> str:
+    """Text for CMD and TOKENIZE: spaces inside stay readable, spaces at either end travel as
+    `\\s` so that nothing on the way can trim them."""
+    lead = len(text) - len(text.lstrip(" "))
+    rest = text[lead:]
     trail = len(rest) - len(rest.rstrip(" "))
-    return "CMD " + "\\s" * lead + escape_prompt(rest[:len(rest) - trail]) + "\\s" * trail
+    return "\\s" * lead + escape_prompt(rest[:len(rest) - trail]) + "\\s" * trail
+
+
+def command_request(utterance: str) -> str:
+    """The CMD request line for an utterance (escape_text)."""
+    return "CMD " + escape_text(utterance)
+
+
+def tokenize_request(text: str) -> str:
+    """The TOKENIZE request line for a text (escape_text); an empty text is `TOKENIZE` alone."""
+    return ("TOKENIZE " + escape_text(text)) if text else "TOKENIZE"
 
 
 def unescape(s: str) -> bytes:
@@ -226,8 +236,9 @@ class Device:
 
     def command(self, utterance: str) -> tuple[str, dict[str, str]]:
         """(parsed command text, the other reply fields) of a `CMD <utterance>` request: the
-        device decodes `utterance => ` greedily up to LF (docs/protocol.md). Fields: n (tokens
-        decoded, the LF included), complete (1 if it stopped at LF), cycles."""
+        device decodes `utterance + " =>"` greedily up to LF and drops the one space after the
+        separator (docs/protocol.md, cmdparse.command_text). Fields: n (tokens decoded, the LF
+        included), complete (1 if it stopped at LF), cycles."""
         r = self.request(command_request(utterance), timeout=max(self.timeout, 60.0))
         fields = r.fields()
         try:
@@ -235,6 +246,43 @@ class Device:
         except (KeyError, ValueError):
             raise DeviceError(f"{self.port}: CMD reply without a valid text= field: {r.final[:80]!r}") from None
         return text, fields
+
+    def tokenize(self, text: str) -> list[int]:
+        """The ids the device's tokenizer gives `text` (TOKENIZE; the model is not touched).
+        DeviceReplyError `encode` if the device cannot encode it (a BPE piece too long)."""
+        return self._token_ids(self.request(tokenize_request(text)).final, text)
+
+    def tokenize_many(self, texts, in_flight: int = 8) -> list:
+        """tokenize() of each text, up to `in_flight` requests sent before their replies are read
+        (keep it small for boards with small receive buffers). Each result is the ids, or the
+        DeviceReplyError of a text the device refused; a timeout raises."""
+        texts = list(texts)
+        out: list = []
+        for s in range(0, len(texts), max(1, in_flight)):
+            chunk = texts[s:s + max(1, in_flight)]
+            lines = [tokenize_request(t) for t in chunk]
+            self.send_raw("".join(ln + "\n" for ln in lines).encode("ascii"))
+            for text, line in zip(chunk, lines):
+                got = self.readline()
+                if got.startswith("ERR"):
+                    parts = got.split(" ", 2) + ["", ""]
+                    out.append(DeviceReplyError(parts[1], parts[2], line))
+                elif got.startswith("OK"):
+                    out.append(self._token_ids(got, text))
+                else:
+                    raise DeviceError(f"{self.port}: unexpected reply to TOKENIZE: {got[:60]!r}")
+        return out
+
+    def _token_ids(self, final: str, text: str) -> list[int]:
+        fields = Reply(final).fields()
+        try:
+            ids = [int(v) for v in fields["ids"].split(",")] if fields.get("ids") else []
+            ok = len(ids) == int(fields["n"])
+        except (KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise DeviceError(f"{self.port}: TOKENIZE {text[:30]!r}: bad reply {final[:80]!r}")
+        return ids
 
     def bench(self, steps: int = 10) -> dict[str, str]:
         return self.request(f"BENCH {steps}", timeout=max(self.timeout, 60.0)).fields()

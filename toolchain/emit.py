@@ -14,6 +14,7 @@ Generated files (in the output folder):
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -113,25 +114,104 @@ def _array(ctype: str, name: str, values: np.ndarray, comment: str) -> dict:
     return {"ctype": ctype, "name": name, "size": int(values.size), "data": values, "comment": comment}
 
 
+SPECIAL_TOKENS = ("<pad>", "<unk>")  # word / bpe: ids 0 and 1, matched in the text as typed (tlm_tokenizer.c)
+
+
+def tokenizer_table_bytes(n_text: int, vocab: int, n_chars: int = 0, n_words: int = 0, n_merges: int = 0) -> int:
+    """Flash bytes of the token tables (docs/tokenizers.md): the texts (n_text bytes) and their
+    uint32 offsets (V + 1) for every kind; char / bpe 8 B per character (uint32 code point,
+    int32 id); word 2 B per word (uint16 id); bpe 8 B per merge (uint32 key, uint16 rank, id)."""
+    return n_text + 4 * (vocab + 1) + 8 * n_chars + 2 * n_words + 8 * n_merges
+
+
 def _token_tables(tokenizer, vocab: int) -> dict:
-    """Token texts, offsets, and (char tokenizer) the sorted code point -> id table."""
+    """The tokenizer's const tables for model_data.c: token texts and offsets (decoding, every
+    kind), the code point -> id table (char, bpe), the ids sorted by text (word), the merges
+    sorted by pair (bpe), plus the kind, the lowercase flag and what they cost in flash."""
+    empty_u32, empty_i32, empty_u16 = np.zeros(0, np.uint32), np.zeros(0, np.int32), np.zeros(0, np.uint16)
+    words, keys, ranks, merged = empty_u16, empty_u32, empty_u16, empty_u16
+    lowercase, pairs = False, []
     if tokenizer is None:  # a placeholder: id i prints as "<i>", every character encodes as <unk>
         texts = [b"" if i == 0 else f"<{i}>".encode() for i in range(vocab)]
-        kind, pairs, label = "TLM_TOKENIZER_CHAR", [], "placeholder (no tokenizer: ids print as <i>)"
+        kind, name, label = "TLM_TOKENIZER_CHAR", "placeholder", "placeholder (no tokenizer: ids print as <i>)"
     else:
         if tokenizer.vocab_size != vocab:
             raise ExportError(f"tokenizer has {tokenizer.vocab_size} ids but the model has {vocab} logits; "
                               "rebuild with 'tlmc quantize' after 'tlmc train'")
+        if vocab >= 1 << 16:
+            raise ExportError(f"vocabulary {vocab} is too large for the device's tokenizer tables (max 65535)")
         texts = [tokenizer.token_text(i) for i in range(vocab)]
-        if tokenizer.kind == "byte":
-            kind, pairs, label = "TLM_TOKENIZER_BYTE", [], "byte (byte b is id b + 1)"
-        else:
+        name, lowercase = tokenizer.kind, bool(tokenizer.lowercase)
+        kind = f"TLM_TOKENIZER_{name.upper()}"
+        fold = ", ASCII lowercased" if lowercase else ""
+        if name == "byte":
+            label = f"byte (byte b is id b + 1{fold})"
+        elif name == "char":
             pairs = sorted((ord(c), i) for i, c in enumerate(tokenizer.chars) if i >= 2 and len(c) == 1)
-            kind, label = "TLM_TOKENIZER_CHAR", f"char ({len(pairs)} characters, others are <unk>)"
+            label = f"char ({len(pairs)} characters, others are <unk>{fold})"
+        elif name in ("word", "bpe"):
+            _check_device_encodes_alike(tokenizer)
+            if name == "word":
+                order = sorted(range(2, vocab), key=lambda i: texts[i])
+                if any(texts[a] == texts[b] for a, b in zip(order, order[1:])):
+                    raise ExportError("word tokenizer: two ids have the same text; retrain the tokenizer")
+                words = np.asarray(order, np.uint16)
+                label = f"word ({len(order)} words, other pieces are <unk>{fold})"
+            else:
+                for i in range(2, vocab):
+                    t = texts[i].decode("utf-8")
+                    if len(t) == 1:
+                        pairs.append((ord(t), i))
+                pairs.sort()
+                table: dict[int, tuple[int, int]] = {}
+                for rank, (left, right, out) in enumerate(tokenizer.merges()):
+                    table[(left << 16) | right] = (rank, out)  # a repeated pair: the last wins, as in HF
+                if len(table) >= 0xFFFF:
+                    raise ExportError(f"bpe tokenizer: {len(table)} merges, the device takes at most 65534")
+                keys = np.asarray(sorted(table), np.uint32)
+                ranks = np.asarray([table[k][0] for k in keys.tolist()], np.uint16)
+                merged = np.asarray([table[k][1] for k in keys.tolist()], np.uint16)
+                label = f"bpe ({len(pairs)} characters, {len(keys)} merges, other characters are <unk>{fold})"
+        else:
+            raise ExportError(f"tokenizer kind {name!r} has no device encoder (char, byte, word, bpe)")
     starts = np.cumsum([0] + [len(t) for t in texts]).astype(np.uint32)
     blob = np.frombuffer(b"".join(texts) or b"\0", np.uint8)
-    return {"kind": kind, "label": label, "texts": texts, "blob": blob, "starts": starts,
-            "codes": np.asarray([c for c, _ in pairs], np.uint32), "ids": np.asarray([i for _, i in pairs], np.int32)}
+    codes = np.asarray([c for c, _ in pairs], np.uint32) if pairs else empty_u32
+    ids = np.asarray([i for _, i in pairs], np.int32) if pairs else empty_i32
+    n_bytes = tokenizer_table_bytes(len(blob), vocab, len(codes), len(words), len(keys))
+    return {"kind": kind, "name": name, "label": label, "lowercase": int(lowercase), "texts": texts, "blob": blob,
+            "starts": starts, "codes": codes, "ids": ids, "words": words, "merge_keys": keys, "merge_ranks": ranks,
+            "merge_ids": merged, "bytes": n_bytes}
+
+
+def _check_device_encodes_alike(tokenizer) -> None:
+    """Word / bpe: the tokenizer.json must be one the device encodes alike: tlmc's normalizer
+    (none, or ASCII lowercasing), its PIECE pre-tokenizer, the special tokens <pad> (0) and
+    <unk> (1) only, and (bpe) plain character-level merges."""
+    from .tokenizer import PIECE, _hf_new
+
+    obj = tokenizer.to_json()
+    where = f"{tokenizer.kind} tokenizer"
+    got = sorted((t.get("id"), t.get("content"), t.get("normalized"), t.get("lstrip"), t.get("rstrip"),
+                  t.get("single_word")) for t in obj.get("added_tokens") or [])
+    if got != [(0, SPECIAL_TOKENS[0], False, False, False, False), (1, SPECIAL_TOKENS[1], False, False, False, False)]:
+        raise ExportError(f"{where}: special tokens {[g[:2] for g in got]}; the device knows exactly "
+                          f"{SPECIAL_TOKENS[0]} (id 0) and {SPECIAL_TOKENS[1]} (id 1); retrain it with 'tlmc train'")
+    want = json.loads(_hf_new(tokenizer.kind, tokenizer.lowercase).to_str())
+    if obj.get("normalizer") != want.get("normalizer"):
+        raise ExportError(f"{where}: normalizer {str(obj.get('normalizer'))[:80]}; the device folds ASCII A-Z "
+                          "only; retrain it with 'tlmc train'")
+    pre = obj.get("pre_tokenizer") or {}
+    if pre.get("type") != "Split" or pre.get("pattern") != {"Regex": PIECE} or pre.get("behavior") != "Isolated" \
+            or pre.get("invert"):
+        raise ExportError(f"{where}: pre-tokenizer {str(pre)[:80]}; the device splits by {PIECE!r} only; "
+                          "retrain it with 'tlmc train'")
+    model = obj.get("model", {})
+    if tokenizer.kind == "bpe" and (model.get("continuing_subword_prefix") or model.get("end_of_word_suffix")
+                                    or model.get("fuse_unk") or model.get("byte_fallback")
+                                    or model.get("dropout") or model.get("ignore_merges")):
+        raise ExportError(f"{where}: BPE options the device does not have (subword prefix/suffix, fuse_unk, "
+                          "byte_fallback, dropout, ignore_merges); retrain it with 'tlmc train'")
 
 
 def _describe(b: plan_mod.Buffer) -> str:
@@ -330,7 +410,8 @@ def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple
         "out_dir": str(out), "files": files, "model_hash": p.model_hash, "vocab": p.vocab, "context": p.context,
         "arena_bytes": p.arena_bytes, "persistent_bytes": p.persistent_bytes, "tflm_arena_bytes": tflm_arena_bytes,
         "weight_bytes": p.weight_bytes(), "ops": p.ops(), "op_counts": dict(p.op_counts),
-        "golden_vectors": ctx["golden_count"], "board": board_id,
+        "golden_vectors": ctx["golden_count"], "board": board_id, "tokenizer": ctx["tok"]["name"],
+        "tokenizer_vocab": p.vocab, "tokenizer_bytes": ctx["tok"]["bytes"],
         "kind": p.kind, "states": len(p.states), "state_bytes": p.state_bytes, "kernels": kernels,
         "macs_per_token": plan_macs(p),
     }

@@ -81,7 +81,7 @@ class Suite:
         return [("handshake", self.handshake), ("golden_vectors", self.golden),
                 ("generate_greedy", self.greedy), ("generate_seeded", self.seeded),
                 ("latency", self.latency), ("robustness", self.robustness),
-                ("back_to_back", self.back_to_back), ("commands", self.commands)]
+                ("back_to_back", self.back_to_back), ("commands", self.commands), ("tokenizer", self.tokenizer)]
 
     def run(self) -> SuiteResult:
         results = []
@@ -258,6 +258,43 @@ class Suite:
                 bad.append(f"an empty CMD got ERR {e.code}, expected ERR bad-args")
         check(n > 0, f"no held-out utterance fits a request line of {line_max} bytes")
         check(not bad, f"{len(bad)}/{n + 1} CMD replies differ from the host's parse; " + "; ".join(bad[:3]))
+
+    TOKENIZE_PROBES = 500  # tokenizer case: probe strings per device
+
+    def tokenizer(self, case: Case) -> None:
+        """`TOKENIZE <text>` for probe strings (tokcheck.probe_strings: the project's held-out
+        utterances, then vocabulary mixes, typos, digits, punctuation, upper case, non-ASCII,
+        whitespace runs, the empty text, texts as long as a request line takes) answers exactly
+        the ids of the build's tokenizer. Firmware without TOKENIZE (INFO has no tokenize=1) is
+        skipped."""
+        from . import cmdparse, tokcheck
+        from .device import tokenize_request
+        from .tokenizer import Tokenizer
+
+        info = self.dev.info()
+        if info.get("tokenize") != "1":
+            case.properties["skipped"] = "the firmware has no TOKENIZE (built by an older tlmc)"
+            return
+        tok = Tokenizer.load(self.build / "data" / "tokenizer.json")
+        check(info.get("tokenizer") == tok.kind, f"device tokenizer {info.get('tokenizer')}, the build's {tok.kind}")
+        check(info.get("lowercase") == str(int(tok.lowercase)),
+              f"device lowercase={info.get('lowercase')}, the build's tokenizer {int(tok.lowercase)}")
+        line_max = int(info.get("line_max", 256))
+        utterances = [u for u, _ in cmdparse.heldout_commands(self.build, "random")]
+        strings = tokcheck.probe_strings(tok, self.TOKENIZE_PROBES, seed=1, line_max=line_max - len("TOKENIZE "),
+                                         utterances=utterances)
+        fit = [s for s in strings if len(tokenize_request(s)) <= line_max]
+        t0 = time.monotonic()
+        # one request at a time: a UART board with a small receive buffer loses pipelined bytes
+        bad = tokcheck.mismatches(tok, fit, lambda ss: self.dev.tokenize_many(ss, in_flight=1))
+        seconds = time.monotonic() - t0
+        case.properties.update(kind=tok.kind, vocab=tok.vocab_size, lowercase=int(tok.lowercase),
+                               strings=len(fit), too_long_to_send=len(strings) - len(fit),
+                               heldout_utterances=len(utterances),
+                               host_ids=int(sum(len(t) for t in tok.encode_batch(fit))), mismatches=len(bad),
+                               strings_per_second=round(len(fit) / max(seconds, 1e-9), 1))
+        check(not bad, f"{len(bad)}/{len(fit)} TOKENIZE replies differ from the host tokenizer; "
+              + "; ".join(b.describe() for b in bad[:3]))
 
 
 def token_cost(board, counter: str, ticks: int, steps: int, macs: int) -> dict:
