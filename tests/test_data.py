@@ -58,7 +58,7 @@ def test_recipe_lines_are_documents_and_split_is_disjoint(tmp_path):
     train, val = data.split_documents(docs, 0.1, 1)
     assert len(docs) == 500 and len(val) == 50 and all(d.endswith("\n") for d in docs)
     ds = data.prepare(cfg, tmp_path / "build")
-    assert ds.tokenizer.kind == cfg.tokenizer_kind() and " => " in ds.tokenizer.decode(ds.train[:200])
+    assert ds.tokenizer.kind == cfg["tokenizer"]["kind"] and " => " in ds.tokenizer.decode(ds.train[:200])
 
 
 def test_windows_shape_and_content():

@@ -31,12 +31,9 @@ class Parse:
     complete: bool  # decoding stopped at the LF token (not at max_tokens)
 
 
-PROMPT_END = recipes.SEPARATOR.rstrip(" ")  # " =>"
-
-
 def prompt(utterance: str) -> str:
     """The text pushed before decoding: what the model saw before each command in training."""
-    return utterance + PROMPT_END
+    return utterance + recipes.PROMPT_END
 
 
 def command_text(decoded: str) -> str:

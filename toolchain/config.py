@@ -173,9 +173,6 @@ class Config:
     def teacher_path(self, key: str) -> Path:
         return self.root / self.sections["teacher"][key]
 
-    def tokenizer_kind(self) -> str:
-        return self.sections["tokenizer"]["kind"]
-
     def documents(self) -> str:
         d = self.sections["data"]["documents"]
         if d != "auto":

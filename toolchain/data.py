@@ -129,7 +129,7 @@ def to_stream(docs: list[str], tok: Tokenizer, context: int) -> np.ndarray:
 def learn_tokenizer(cfg: Config, train_docs: list[str]) -> Tokenizer:
     """The project's tokenizer, learned from the training documents per [tokenizer]."""
     tk = cfg["tokenizer"]
-    return Tokenizer.learn(train_docs, cfg.tokenizer_kind(), tk["max_vocab"], vocab_size=tk["vocab_size"],
+    return Tokenizer.learn(train_docs, tk["kind"], tk["max_vocab"], vocab_size=tk["vocab_size"],
                            min_count=tk["min_count"], lowercase=tk["lowercase"])
 
 
@@ -146,15 +146,17 @@ def windows(stream: np.ndarray, positions: np.ndarray, context: int) -> tuple[np
 
 
 def target_weights(stream: np.ndarray, tok: Tokenizer, utterance_weight: float,
-                   separator: str = " =>") -> np.ndarray:
+                   separator: str | None = None) -> np.ndarray:
     """Loss weight of each stream position as a target: 0 at <pad>; in a document holding
     `separator` (a commands line), `utterance_weight` up to and including the separator and 1
     after it (the command the device must answer, from the space after the separator on: a
     word tokenizer makes that space part of the command's first token); 1 everywhere else."""
+    from .recipes import PROMPT_END
+
     w = (stream != PAD).astype(np.float32)
     if utterance_weight == 1.0:
         return w
-    sep = tok.encode(separator)
+    sep = tok.encode(PROMPT_END if separator is None else separator)
     n, k = len(stream), len(sep)
     if n < k:
         return w
@@ -269,7 +271,7 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
         stamp_extra = {"heldout_random": len(heldout["random"]), "heldout_compositional": len(heldout["compositional"]),
                        "heldout_excluded_verbatim": heldout["excluded_verbatim"]}
         atomic_write_json(stamp, read_json(stamp) | stamp_extra)
-    log(f"data: {len(docs)} documents, {cfg.tokenizer_kind()} tokenizer, vocab {tok.vocab_size}, "
+    log(f"data: {len(docs)} documents, {tok.kind} tokenizer, vocab {tok.vocab_size}, "
         f"{len(train):,} train / {len(val):,} val tokens"
         + (f", {len(comp_docs)} compositional test lines ({len(holdout_pairs(cfg))} held-out pairs)" if comp_docs else ""))
     return Dataset(tok, train, val, context, comp)

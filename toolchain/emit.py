@@ -188,7 +188,7 @@ def _check_device_encodes_alike(tokenizer) -> None:
     """Word / bpe: the tokenizer.json must be one the device encodes alike: tlmc's normalizer
     (none, or ASCII lowercasing), its PIECE pre-tokenizer, the special tokens <pad> (0) and
     <unk> (1) only, and (bpe) plain character-level merges."""
-    from .tokenizer import PIECE, _hf_new
+    from .tokenizer import PIECE, hf_template
 
     obj = tokenizer.to_json()
     where = f"{tokenizer.kind} tokenizer"
@@ -197,7 +197,7 @@ def _check_device_encodes_alike(tokenizer) -> None:
     if got != [(0, SPECIAL_TOKENS[0], False, False, False, False), (1, SPECIAL_TOKENS[1], False, False, False, False)]:
         raise ExportError(f"{where}: special tokens {[g[:2] for g in got]}; the device knows exactly "
                           f"{SPECIAL_TOKENS[0]} (id 0) and {SPECIAL_TOKENS[1]} (id 1); retrain it with 'tlmc train'")
-    want = json.loads(_hf_new(tokenizer.kind, tokenizer.lowercase).to_str())
+    want = json.loads(hf_template(tokenizer.kind, tokenizer.lowercase).to_str())
     if obj.get("normalizer") != want.get("normalizer"):
         raise ExportError(f"{where}: normalizer {str(obj.get('normalizer'))[:80]}; the device folds ASCII A-Z "
                           "only; retrain it with 'tlmc train'")

@@ -150,7 +150,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
         e["seconds"] = round(time.monotonic() - t0, 2)
         entries[name] = e
     result = {"entries": entries, "missing": missing, "val_tokens": int(min(tokens, len(ds.val))),
-              "task": task, "commands": {k: len(v) for k, v in sets.items()}, "tokenizer": cfg.tokenizer_kind()}
+              "task": task, "commands": {k: len(v) for k, v in sets.items()}, "tokenizer": ds.tokenizer.kind}
     if sets:
         from .fsutil import read_json
 

@@ -18,7 +18,7 @@ def info(cfg: Config) -> dict:
 
     ds = data_mod.prepare(cfg, build)
     params, macs = models.get(m["arch"]).estimate(m, ds.tokenizer.vocab_size)
-    out.update(tokenizer=cfg.tokenizer_kind(), lowercase=ds.tokenizer.lowercase,
+    out.update(tokenizer=ds.tokenizer.kind, lowercase=ds.tokenizer.lowercase,
                vocab_size=ds.tokenizer.vocab_size, params=params, macs_per_token=macs,
                int8_weight_bytes_estimate=params)
     from .distill import deployed_stage

@@ -126,18 +126,12 @@ def metrics(lm: FloatLM, stream: np.ndarray, limit: int | None = None, batch: in
     stream[:limit]. `parts` (name -> bool mask over stream positions) adds `ce_<name>`, the CE
     of the targets in that part; `token_chars` (characters each id prints as) adds `bpc`, bits
     per character of the text predicted, comparable across tokenizers."""
-    return logits_metrics(stream_logits(lm, stream, batch=batch, limit=limit), stream, parts, token_chars)
-
-
-def logits_metrics(pairs, stream: np.ndarray, parts: dict[str, np.ndarray] | None = None,
-                   token_chars: np.ndarray | None = None) -> dict:
-    """`metrics` over (positions, logits [n, V]) pairs from any model."""
     stream = np.asarray(stream)
     parts = parts or {}
     total, correct, count, chars = 0.0, 0, 0, 0
     part_sum = {k: 0.0 for k in parts}
     part_n = {k: 0 for k in parts}
-    for pos, logits in pairs:
+    for pos, logits in stream_logits(lm, stream, batch=batch, limit=limit):
         z = np.asarray(logits, np.float64)
         z = z - z.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))

@@ -114,6 +114,10 @@ __all__ = [
 SEPARATOR = " => "
 """Separates the utterance from its canonical command on every corpus line."""
 
+PROMPT_END = SEPARATOR.rstrip(" ")
+"""What a parse prompt ends with (" =>"): a word or BPE tokenizer makes the separator's last
+space part of the command's first token, so the command starts with that space."""
+
 TYPO_RATE = 0.03
 """Fraction of utterances that get one character-level typo."""
 

@@ -44,7 +44,7 @@ KINDS = ("char", "byte", "word", "bpe")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _hf_new(kind: str, lowercase: bool):
+def hf_template(kind: str, lowercase: bool):
     """An untrained HuggingFace tokenizer with tlmc's normalizer and pre-tokenizer."""
     from tokenizers import Regex, Tokenizer as HF, models, normalizers, pre_tokenizers
 
@@ -92,7 +92,7 @@ class Tokenizer:
             raise UsageError(f"tokenizer kind {kind!r}: must be one of {', '.join(KINDS)}")
         from tokenizers import trainers
 
-        hf = _hf_new(kind, lowercase)
+        hf = hf_template(kind, lowercase)
         specials = [PAD_TOKEN, UNK_TOKEN]
         if kind == "word":
             trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_count,
@@ -214,5 +214,5 @@ class Tokenizer:
     def load(cls, path: Path) -> "Tokenizer":
         try:
             return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, Exception) as e:
+        except Exception as e:  # noqa: BLE001 - OSError, bad JSON, or the library refusing the file
             raise UsageError(f"{path}: unreadable tokenizer ({e}); rerun 'tlmc train' to rebuild it") from None
