@@ -83,3 +83,16 @@ def test_non_utf8_config_is_a_config_error(tmp_path):
 def test_int_is_accepted_for_float_fields(tmp_path):
     cfg = load_text(tmp_path, "[train]\nlr = 1\n")
     assert cfg["train"]["lr"] == 1.0 and isinstance(cfg["train"]["lr"], float)
+
+
+def test_init_writes_the_measured_defaults_for_recipe_and_corpus(tmp_path):
+    recipe = config.validate(tomllib.loads(config.render_default("r")), tmp_path / "tlm.toml")
+    assert recipe["tokenizer"]["kind"] == "bpe" and recipe["tokenizer"]["lowercase"]
+    assert recipe["data"]["typo_lines"] > 0 and recipe["data"]["value_lines"] > 0
+    (tmp_path / "c.txt").write_text("some text\n")
+    corpus = config.validate(tomllib.loads(config.render_default("c", ["c.txt"])), tmp_path / "tlm.toml")
+    assert corpus["tokenizer"]["kind"] == "bpe" and corpus["tokenizer"]["vocab_size"] == 512
+    assert not corpus["tokenizer"]["lowercase"] and corpus["model"]["context"] == 16
+    # an explicit override still wins over the corpus defaults
+    text = config.render_default("c", ["c.txt"], {"tokenizer": {"kind": "char"}})
+    assert config.validate(tomllib.loads(text), tmp_path / "tlm.toml")["tokenizer"]["kind"] == "char"

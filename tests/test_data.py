@@ -115,3 +115,15 @@ def test_command_weights_start_at_the_space_after_the_separator():
             for i, t in enumerate(text_before):
                 in_cmd = " =>" in t and not t.endswith(" =>")
                 assert w[start + 1 + i] == (1.0 if in_cmd else 0.25), (kind, t)
+
+
+def test_value_lines_add_training_lines_of_commands_with_a_value(tmp_path):
+    base = "[data]\nrecipe_lines = 1000\nvalue_lines = 0\ntypo_lines = 0\n[tokenizer]\nkind = \"byte\"\n[model]\ncontext = 6\n"
+    write_project(tmp_path / "a", base)
+    write_project(tmp_path / "b", base.replace("value_lines = 0", "value_lines = 0.5"))
+    a = data.prepare(config.load(tmp_path / "a"), tmp_path / "a" / "build")
+    b = data.prepare(config.load(tmp_path / "b"), tmp_path / "b" / "build")
+    extra = b.tokenizer.decode(b.train).splitlines()[len(a.tokenizer.decode(a.train).splitlines()):]
+    assert len(extra) == 450
+    assert all(line.split(" => ")[1].split()[-1].isdigit() for line in extra)  # every one ends in a value
+    assert a.tokenizer.decode(a.val) == b.tokenizer.decode(b.val)

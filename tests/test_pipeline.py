@@ -180,3 +180,20 @@ def test_ctrl_c_mid_epoch_then_train_again_resumes(tmp_path):
     assert out.returncode == 0, out.stderr
     assert f"resuming at step {step}/1200" in out.stderr
     assert json.loads(out.stdout)["steps"] == 1200
+
+
+def test_eval_commands_reports_parts_bits_per_char_and_verbatim_exclusions(tiny_quantized):
+    from toolchain import evaluate
+    from toolchain.fsutil import read_json
+
+    p, _, _ = tiny_quantized
+    r = evaluate.run(p.cfg, p.build, task="commands", tokens=3000, commands=30)
+    assert r["commands"] == {"random": 30, "compositional": 30}
+    assert r["excluded_verbatim"] == read_json(p.build / "data" / "stamp.json")["heldout_excluded_verbatim"] > 0
+    for name in ("scratch", "scratch_int8"):
+        e = r["entries"][name]
+        # utterance and command partition every scored target: the overall CE lies between them
+        assert min(e["ce_utterance"], e["ce_command"]) <= e["ce"] <= max(e["ce_utterance"], e["ce_command"])
+        # a BPE token is one or more characters: fewer bits per character than per token
+        assert 0 < e["bpc"] <= e["ce"] / np.log(2)
+        assert 0 <= e["exact_match_random"] <= 1 and 0 <= e["exact_match_compositional"] <= 1
