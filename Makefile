@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/device.py --models
 	$(BIN)/python bench/distill.py --recipe commands
 	$(BIN)/python bench/distill.py --corpus ../shared/data/tinyshakespeare.txt
+	$(BIN)/python bench/commands.py
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache
