@@ -30,10 +30,9 @@ from toolchain.device import Device  # noqa: E402
 
 # name -> tlm.toml overrides on top of `tlmc init`'s defaults
 CONFIGS: dict[str, dict] = {
-    "default": {},
+    "default": {},  # BPE 1024
     "char": {"tokenizer": {"kind": "char"}, "model": {"context": 64}},
     "bpe-512": {"tokenizer": {"kind": "bpe", "vocab_size": 512}, "model": {"context": 40}},
-    "bpe-1024": {"tokenizer": {"kind": "bpe", "vocab_size": 1024}},
     "word": {"tokenizer": {"kind": "word"}},
     # a GRU step is ~20x slower to train on this CPU than an mlp step: a shorter budget
     "word-gru": {"tokenizer": {"kind": "word"}, "model": {"arch": "gru", "embed": 64, "hidden": [256]},
