@@ -86,12 +86,18 @@ def test_heldout_lines_exclude_utterances_seen_verbatim_in_training(tmp_path):
     assert all(isinstance(c, str) and "." in c for _, c in held["random"])
 
 
-def test_typo_lines_add_misspelt_training_lines_only(tmp_path):
+def _without_and_with(tmp_path, field: str):
+    """Datasets of 1,000 recipe lines (byte tokens: text survives decoding) with no augmentation,
+    and with `[data] field = 0.5`."""
     base = "[data]\nrecipe_lines = 1000\nvalue_lines = 0\ntypo_lines = 0\n[tokenizer]\nkind = \"byte\"\n[model]\ncontext = 6\n"
     write_project(tmp_path / "a", base)
-    write_project(tmp_path / "b", base.replace("typo_lines = 0", "typo_lines = 0.5"))
-    a = data.prepare(config.load(tmp_path / "a"), tmp_path / "a" / "build")
-    b = data.prepare(config.load(tmp_path / "b"), tmp_path / "b" / "build")
+    write_project(tmp_path / "b", base.replace(f"{field} = 0", f"{field} = 0.5"))
+    return (data.prepare(config.load(tmp_path / "a"), tmp_path / "a" / "build"),
+            data.prepare(config.load(tmp_path / "b"), tmp_path / "b" / "build"))
+
+
+def test_typo_lines_add_misspelt_training_lines_only(tmp_path):
+    a, b = _without_and_with(tmp_path, "typo_lines")
     assert a.tokenizer.decode(a.val) == b.tokenizer.decode(b.val)  # the same held-out text
     assert a.tokenizer.decode(a.compositional) == b.tokenizer.decode(b.compositional)
     lines_a = a.tokenizer.decode(a.train).splitlines()
@@ -118,11 +124,7 @@ def test_command_weights_start_at_the_space_after_the_separator():
 
 
 def test_value_lines_add_training_lines_of_commands_with_a_value(tmp_path):
-    base = "[data]\nrecipe_lines = 1000\nvalue_lines = 0\ntypo_lines = 0\n[tokenizer]\nkind = \"byte\"\n[model]\ncontext = 6\n"
-    write_project(tmp_path / "a", base)
-    write_project(tmp_path / "b", base.replace("value_lines = 0", "value_lines = 0.5"))
-    a = data.prepare(config.load(tmp_path / "a"), tmp_path / "a" / "build")
-    b = data.prepare(config.load(tmp_path / "b"), tmp_path / "b" / "build")
+    a, b = _without_and_with(tmp_path, "value_lines")
     extra = b.tokenizer.decode(b.train).splitlines()[len(a.tokenizer.decode(a.train).splitlines()):]
     assert len(extra) == 450
     assert all(line.split(" => ")[1].split()[-1].isdigit() for line in extra)  # every one ends in a value
