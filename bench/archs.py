@@ -19,7 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolchain import project, quantize, train  # noqa: E402
+from toolchain.core import project  # noqa: E402
+from toolchain.export import quantize  # noqa: E402
+from toolchain.train import loop as train  # noqa: E402
 
 SIZES = {
     "mlp": {"arch": "mlp", "context": 24, "embed": 16, "hidden": [256, 256]},
@@ -52,8 +54,9 @@ def run_arch(arch: str, corpus: list[str] | None, seconds: float, root: Path) ->
            "eval": r.get("eval", "windows"), "weight_bytes": r["weight_bytes"], "tflm_arena_bytes": r["tflm_arena_bytes"],
            "insn_per_token": None, "firmware_flash_bytes": None}
     try:
-        from toolchain import build, qemu
-        from toolchain.device import Device
+        from toolchain.target import build
+        from toolchain.target import qemu
+        from toolchain.link.client import Device
 
         b = build.build(p.cfg, p.build, "mps2-an386")
         out["firmware_flash_bytes"] = b["flash_bytes"]

@@ -25,8 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolchain import build, cmdparse, evaluate, project, qemu, quantize, train  # noqa: E402
-from toolchain.device import Device  # noqa: E402
+from toolchain.target import build  # noqa: E402
+from toolchain.quality import cmdparse  # noqa: E402
+from toolchain.quality import evaluate  # noqa: E402
+from toolchain.core import project  # noqa: E402
+from toolchain.target import qemu  # noqa: E402
+from toolchain.export import quantize  # noqa: E402
+from toolchain.train import loop as train  # noqa: E402
+from toolchain.link.client import Device  # noqa: E402
 
 # name -> tlm.toml overrides on top of `tlmc init`'s defaults
 CONFIGS: dict[str, dict] = {

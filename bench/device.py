@@ -34,8 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolchain import build, project, qemu, quantize  # noqa: E402
-from toolchain.device import Device  # noqa: E402
+from toolchain.target import build  # noqa: E402
+from toolchain.core import project  # noqa: E402
+from toolchain.target import qemu  # noqa: E402
+from toolchain.export import quantize  # noqa: E402
+from toolchain.link.client import Device  # noqa: E402
 
 
 def main() -> int:
@@ -129,7 +132,11 @@ def random_model(name: str, seed: int = 0) -> tuple[bytes, int]:
 
 def measure(buf: bytes, kernels: str, out: Path, steps: int) -> dict:
     """Build, run under the counting plugin, and measure one model with one kernel set."""
-    from toolchain import boards, compile as compile_mod, emit, icount, plan
+    from toolchain.core import boards
+    from toolchain.target import compile as compile_mod
+    from toolchain.codegen import emit
+    from toolchain.target import icount
+    from toolchain.export import plan
 
     board = boards.resolve(BOARD)
     out.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolchain import distill, evaluate, project, quantize, synth, train  # noqa: E402
+from toolchain.train import distill  # noqa: E402
+from toolchain.train import teacher as teacher_mod  # noqa: E402
+from toolchain.quality import evaluate  # noqa: E402
+from toolchain.core import project  # noqa: E402
+from toolchain.export import quantize  # noqa: E402
+from toolchain.train import synth  # noqa: E402
+from toolchain.train import loop as train  # noqa: E402
 
 STUDENT = {"arch": "mlp", "context": 24, "embed": 16, "hidden": [128]}
 TEACHER = {"arch": "mlp", "context": 32, "embed": 32, "hidden": [512, 512], "steps": 4000, "batch": 128, "lr": 0.002}
@@ -98,7 +104,7 @@ def main() -> None:
         project.init(folder, corpus, force=True, overrides=over)  # build/ is kept: the teacher is reused
         p = project.Project.load(folder)
         timed(f"scratch {steps}", lambda: train.run(p.cfg, p.build, progress=False))
-        timed("teacher", lambda: distill.train_teacher(p.cfg, p.build, progress=False))
+        timed("teacher", lambda: teacher_mod.train_teacher(p.cfg, p.build, progress=False))
         if sampling:
             timed("synth", lambda: synth.run(p.cfg, p.build, progress=False))
         timed(f"distill {steps}", lambda: distill.run(p.cfg, p.build, progress=False))

@@ -17,7 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolchain import project, quantize, train  # noqa: E402
+from toolchain.core import project  # noqa: E402
+from toolchain.export import quantize  # noqa: E402
+from toolchain.train import loop as train  # noqa: E402
 
 
 def main() -> int:

@@ -27,8 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from toolchain import compile as compile_mod  # noqa: E402
-from toolchain import emit, interp, quantize  # noqa: E402
+from toolchain.target import compile as compile_mod  # noqa: E402
+from toolchain.codegen import emit  # noqa: E402
+from toolchain.export import interp  # noqa: E402
+from toolchain.export import quantize  # noqa: E402
 
 DEFAULT = {"arch": "mlp", "context": 24, "embed": 16, "hidden": [256, 256]}
 DEFAULT_VOCAB = 64

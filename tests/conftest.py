@@ -40,7 +40,9 @@ def write_project(folder: Path, text: str = TINY) -> Path:
 @pytest.fixture(scope="session")
 def tiny_quantized(tmp_path_factory):
     """A tiny commands-recipe project, trained and quantized: (project, train metrics, report)."""
-    from toolchain import project, quantize, train
+    from toolchain.core import project
+    from toolchain.export import quantize
+    from toolchain.train import loop as train
 
     root = write_project(tmp_path_factory.mktemp("tiny"))
     p = project.Project.load(root)
@@ -52,7 +54,7 @@ def tiny_quantized(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_host(tiny_quantized):
     """The tiny project built for the host board: (project, build result)."""
-    from toolchain import build
+    from toolchain.target import build
 
     p, _, _ = tiny_quantized
     return p, build.build(p.cfg, p.build, "host")
@@ -73,7 +75,9 @@ STEP_TINY = {
 @pytest.fixture(scope="session", params=["gru", "conv"])
 def step_quantized(request, tmp_path_factory):
     """A tiny trained and quantized step model per architecture: (arch, project, metrics, report)."""
-    from toolchain import project, quantize, train
+    from toolchain.core import project
+    from toolchain.export import quantize
+    from toolchain.train import loop as train
 
     root = write_project(tmp_path_factory.mktemp(request.param), STEP_TINY[request.param])
     p = project.Project.load(root)

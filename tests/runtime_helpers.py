@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import compile as compile_mod
-from toolchain import emit, quantize
-from toolchain.paths import FIRMWARE
+from toolchain.target import compile as compile_mod
+from toolchain.codegen import emit
+from toolchain.export import quantize
+from toolchain.core.paths import FIRMWARE
 
 
 @dataclass
@@ -132,7 +133,7 @@ def random_fc_cases(rng: np.random.Generator, n: int, d_max: int = 60, c_max: in
 
 def fc_reference(k: FcCase) -> list[int]:
     """TFLM's reference loop, literally (the int32 accumulator wrapping like the hardware)."""
-    from toolchain import plan
+    from toolchain.export import plan
 
     w = np.asarray(k.w, np.int64).reshape(k.c, k.d)
     acc = (w + k.woff) @ (np.asarray(k.x, np.int64) + k.ioff)
@@ -149,7 +150,7 @@ def fc_reference(k: FcCase) -> list[int]:
 def fc_layout_data(k: FcCase, kernels: str) -> tuple[int, list[np.ndarray]]:
     """(layout, arrays) as the generator lays them out for a kernel set: TLM_FC_ROWS
     [w, b, m, sh] or TLM_FC_PACKED4 [packed w, rows]."""
-    from toolchain import plan
+    from toolchain.export import plan
 
     if kernels == "reference":
         b = k.b if k.b is not None else np.zeros(k.c, np.int64)
@@ -273,7 +274,7 @@ def build_harness(out_dir: Path, kernels: str = "reference") -> Path:
 
 
 def run_harness(exe: Path, lines: list[str]) -> list[str]:
-    from toolchain import sampling
+    from toolchain.export import sampling
 
     head = " ".join(map(str, sampling.POW2_FRAC_Q16))
     proc = subprocess.run([str(exe)], input=head + "\n" + "\n".join(lines) + "\n", capture_output=True,

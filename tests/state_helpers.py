@@ -12,8 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import interp, plan, quantize, stream, tflite_model
-from toolchain.tfenv import tf as _tf
+from toolchain.export import interp
+from toolchain.export import plan
+from toolchain.export import quantize
+from toolchain.export import stream
+from toolchain.export import tflite_model
+from toolchain.core.tfenv import tf as _tf
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +108,7 @@ def conv_step(rng: np.random.Generator, vocab: int, embed: int, widths: list[int
 
 
 def step_signature(model: tflite_model.Model, states, vocab: int) -> dict:
-    """docs/state.md's signature for a converted step function (toolchain.stream pairs them)."""
+    """docs/state.md's signature for a converted step function (toolchain.export.stream pairs them)."""
     return stream.signature_for(model, list(states), vocab)
 
 
@@ -311,8 +315,8 @@ int main(void) {
 def build_harness(out_dir: Path) -> Path:
     import shutil
 
-    from toolchain import compile as compile_mod
-    from toolchain.paths import FIRMWARE
+    from toolchain.target import compile as compile_mod
+    from toolchain.core.paths import FIRMWARE
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "harness.c").write_text(HARNESS_C)

@@ -8,7 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from toolchain import generate, models, quantize, sampling, stream, tflite_model
+from toolchain.export import generate
+from toolchain.train import models
+from toolchain.export import quantize
+from toolchain.export import sampling
+from toolchain.export import stream
+from toolchain.export import tflite_model
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from toolchain import boards
-from toolchain.errors import UsageError
-from toolchain.paths import BOARDS
+from toolchain.core import boards
+from toolchain.core.errors import UsageError
+from toolchain.core.paths import BOARDS
 
 
 @pytest.fixture(autouse=True)

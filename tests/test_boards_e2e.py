@@ -14,9 +14,14 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from toolchain import build, deploy, hil, project, qemu, train
+from toolchain.target import build
+from toolchain.target import deploy
+from toolchain.device import hil
+from toolchain.core import project
+from toolchain.target import qemu
+from toolchain.train import loop as train
 from toolchain.cli import main
-from toolchain.errors import UsageError
+from toolchain.core.errors import UsageError
 
 from .conftest import TINY, write_project
 
@@ -76,7 +81,7 @@ def test_emulator_latency_repeats_to_one_tick(tiny_quantized):
     counts = []
     for _ in range(2):
         with qemu.start(elf, b["qemu_machine"], state_dir=p.build / "mps2-an386" / "qemu-rep") as emu:
-            from toolchain.device import Device
+            from toolchain.link.client import Device
 
             with Device(emu.url) as dev:
                 dev.sync()

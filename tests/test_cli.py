@@ -107,8 +107,8 @@ def test_boards_table_lists_every_board_file():
 def test_chat_completes_prompts_from_the_device(tiny_host):
     import io
 
-    from toolchain import generate
-    from toolchain.chat import chat
+    from toolchain.export import generate
+    from toolchain.device.chat import chat
 
     p, _ = tiny_host
     out = io.StringIO()

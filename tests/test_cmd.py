@@ -11,10 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolchain import boards, build, cmdparse, device, emit, hil
-from toolchain import compile as compile_mod
-from toolchain.hostlink import HostLink
-from toolchain.tokenizer import Tokenizer
+from toolchain.core import boards
+from toolchain.target import build
+from toolchain.quality import cmdparse
+from toolchain.link import client as device
+from toolchain.codegen import emit
+from toolchain.device import hil
+from toolchain.target import compile as compile_mod
+from toolchain.link.hostlink import HostLink
+from toolchain.data.tokenizer import Tokenizer
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,8 @@ import tomllib
 
 import pytest
 
-from toolchain import config
-from toolchain.errors import ConfigError
+from toolchain.core import config
+from toolchain.core.errors import ConfigError
 
 from .conftest import write_project
 

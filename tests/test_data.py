@@ -3,9 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolchain import config, data
-from toolchain.errors import UsageError
-from toolchain.tokenizer import PAD, Tokenizer
+from toolchain.core import config
+from toolchain.data import dataset as data
+from toolchain.core.errors import UsageError
+from toolchain.data.tokenizer import PAD, Tokenizer
 
 from .conftest import write_project
 
@@ -106,7 +107,7 @@ def test_typo_lines_add_misspelt_training_lines_only(tmp_path):
 
 
 def test_command_weights_start_at_the_space_after_the_separator():
-    from toolchain import recipes
+    from toolchain.data import recipes
 
     lines = [ln + "\n" for ln in recipes.generate_commands(300, 2)]
     for kind in ("char", "word", "bpe"):

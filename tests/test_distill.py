@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import TINY, write_project
+from toolchain.train import teacher as teacher_mod
 
 # The acceptance setup: the tiny student of conftest (5.8k params, 240 steps) with an mlp
 # teacher that trains in ~15 s on this machine.
@@ -31,19 +32,22 @@ DISTILL_TINY = TINY + TEACHER
 @pytest.fixture(scope="session")
 def distilled(tmp_path_factory):
     """Scratch student, teacher and distilled student of one project (same data, seed, steps)."""
-    from toolchain import distill, project, train
+    from toolchain.train import distill
+    from toolchain.core import project
+    from toolchain.train import loop as train
 
     root = write_project(tmp_path_factory.mktemp("distill"), DISTILL_TINY)
     p = project.Project.load(root)
     scratch = train.run(p.cfg, p.build, progress=False)
-    teacher = distill.train_teacher(p.cfg, p.build, progress=False)
+    teacher = teacher_mod.train_teacher(p.cfg, p.build, progress=False)
     student = distill.run(p.cfg, p.build, progress=False)
     return p, scratch, teacher, student
 
 
 def test_distilled_student_beats_scratch_at_equal_steps(distilled):
     """The acceptance check: same seed, data, batch order and 240 steps; only the loss differs."""
-    from toolchain import data as data_mod, evaluate
+    from toolchain.data import dataset as data_mod
+    from toolchain.quality import evaluate
 
     p, scratch, teacher, student = distilled
     assert scratch["steps"] == student["steps"] == 240
@@ -62,8 +66,8 @@ def test_distilled_student_beats_scratch_at_equal_steps(distilled):
 
 
 def test_kl_term_matches_numpy():
-    from toolchain.tfenv import tf as _tf
-    from toolchain.train import distill_kl
+    from toolchain.core.tfenv import tf as _tf
+    from toolchain.train.loop import distill_kl
 
     tf = _tf()
     rng = np.random.default_rng(0)
@@ -95,7 +99,8 @@ def test_kl_term_matches_numpy():
 def test_batched_stepper_and_stream_logits_equal_keras(arch, m):
     """One token at a time on many rows (synth sampling) and the document-wise stream logits
     (soft targets, eval) both equal the Keras model run on whole sequences."""
-    from toolchain import models, predict
+    from toolchain.train import models
+    from toolchain.train import predict
 
     a = models.get(arch)
     model = a.build(m, 13)
@@ -127,8 +132,9 @@ def test_batched_stepper_and_stream_logits_equal_keras(arch, m):
 
 
 def test_compositional_holdout_never_trains_on_held_pairs(tiny_quantized):
-    from toolchain import data as data_mod, recipes
-    from toolchain.cmdparse import heldout_commands
+    from toolchain.data import dataset as data_mod
+    from toolchain.data import recipes
+    from toolchain.quality.cmdparse import heldout_commands
 
     p, _, _ = tiny_quantized
     held = data_mod.holdout_pairs(p.cfg)
@@ -159,8 +165,10 @@ def test_compositional_holdout_never_trains_on_held_pairs(tiny_quantized):
 def test_soft_target_file_round_trip_and_errors(distilled, tmp_path):
     """The cache is the documented user format: a second project given the file as its
     teacher trains the identical student; broken files get one-line errors."""
-    from toolchain import distill, project, train
-    from toolchain.errors import UsageError
+    from toolchain.train import distill
+    from toolchain.core import project
+    from toolchain.train import loop as train
+    from toolchain.core.errors import UsageError
 
     p, _, _, _ = distilled
     cache = p.build / "distill" / "soft_targets.npz"
@@ -189,7 +197,8 @@ def test_soft_target_file_round_trip_and_errors(distilled, tmp_path):
 
 
 def test_keras_teacher_file_from_another_project(distilled, tmp_path):
-    from toolchain import evaluate, project
+    from toolchain.quality import evaluate
+    from toolchain.core import project
 
     p, _, teacher, _ = distilled
     root = write_project(tmp_path / "k", DISTILL_TINY.replace(
@@ -205,7 +214,7 @@ def _copy_with_teacher(p, folder):
     """A second project with the same config, reusing the first one's trained teacher."""
     import shutil
 
-    from toolchain import project
+    from toolchain.core import project
 
     root = write_project(folder, DISTILL_TINY)
     q = project.Project.load(root)
@@ -214,21 +223,24 @@ def _copy_with_teacher(p, folder):
 
 
 def test_interrupted_distill_resumes_bit_exact(distilled, tmp_path):
-    from toolchain import distill, train
-    from toolchain.train import Interrupted
+    from toolchain.train import distill
+    from toolchain.train import loop as train
+    from toolchain.train.loop import Interrupted
 
     p, _, _, _ = distilled
     q = _copy_with_teacher(p, tmp_path / "r")
     with pytest.raises(Interrupted, match="tlmc distill"):
         distill.run(q.cfg, q.build, progress=False, stop_after_steps=101)
-    assert train.is_current(q.build / "teacher", distill.teacher_hash(q.cfg))
+    assert train.is_current(q.build / "teacher", teacher_mod.teacher_hash(q.cfg))
     distill.run(q.cfg, q.build, progress=False)
     a, b = train.load_weights(p.build, "distill"), train.load_weights(q.build, "distill")
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_synth_samples_filtered_deduplicated_and_seeded(distilled, tmp_path):
-    from toolchain import distill, recipes, synth
+    from toolchain.train import distill
+    from toolchain.data import recipes
+    from toolchain.train import synth
 
     p = _copy_with_teacher(distilled[0], tmp_path / "s")  # synthetic text would change the fixture's student
     r = synth.run(p.cfg, p.build, tokens=3000, progress=False)
@@ -240,7 +252,7 @@ def test_synth_samples_filtered_deduplicated_and_seeded(distilled, tmp_path):
     for ln in lines:
         u, c = recipes.parse_line(ln)
         assert recipes.COMMAND_RE.fullmatch(c) and len(ln) >= 8
-    from toolchain import data as data_mod
+    from toolchain.data import dataset as data_mod
 
     ds = data_mod.prepare(p.cfg, p.build)
     real_lines = set(ds.tokenizer.decode(ds.train).split("\n"))
@@ -287,8 +299,8 @@ def test_cli_eval_json_and_errors(distilled, tmp_path):
     ('[teacher]\narch = "mlp"\nrecipe_lines = 100\n', "[teacher] recipe_lines"),
 ])
 def test_config_errors(tmp_path, extra, needle):
-    from toolchain import config
-    from toolchain.errors import ConfigError
+    from toolchain.core import config
+    from toolchain.core.errors import ConfigError
 
     text = "[data]\nrecipe = \"commands\"\n" + extra
     (tmp_path / "tlm.toml").write_text(text)
@@ -300,7 +312,9 @@ def test_config_errors(tmp_path, extra, needle):
 def test_quantize_deploys_the_distilled_student_and_eval_parses(distilled):
     """A project with a teacher deploys the distilled student; --task commands scores parses of
     both held-out splits for every model (float by Keras, int8 by TFLM as a device does)."""
-    from toolchain import evaluate, info, quantize
+    from toolchain.quality import evaluate
+    from toolchain.train import info
+    from toolchain.export import quantize
 
     p, _, _, _ = distilled
     rep = quantize.run(p.cfg, p.build)
@@ -322,7 +336,8 @@ def test_quantize_deploys_the_distilled_student_and_eval_parses(distilled):
 def test_batched_decode_equals_one_at_a_time(arch, m):
     """eval's float parses: rows of different prompt lengths decoded together equal each prompt
     decoded alone by the plain loop (a device's RESET, <pad>, prompt, argmax...)."""
-    from toolchain import models, predict
+    from toolchain.train import models
+    from toolchain.train import predict
 
     model = models.get(arch).build(m, 9)
     lm = predict.wrap(model)
@@ -344,8 +359,8 @@ def test_batched_decode_equals_one_at_a_time(arch, m):
 
 
 def test_utterance_weight_marks_only_the_utterance_of_command_lines():
-    from toolchain import data as data_mod
-    from toolchain.tokenizer import Tokenizer
+    from toolchain.data import dataset as data_mod
+    from toolchain.data.tokenizer import Tokenizer
 
     docs = ["turn it on => light.on all\n", "no separator here\n", "a => b => c\n", "x => y\n"]
     tok = Tokenizer.learn(docs, "char", 96)
@@ -373,17 +388,19 @@ def test_teacher_recipe_lines_continue_the_students_corpus(tiny_quantized):
     lines (same seed and compositional hold-out), so it knows more than the student saw."""
     import copy
 
-    from toolchain import data as data_mod, distill, recipes
+    from toolchain.data import dataset as data_mod
+    from toolchain.train import distill
+    from toolchain.data import recipes
 
     p, _, _ = tiny_quantized
     ds = data_mod.prepare(p.cfg, p.build)
     cfg = copy.deepcopy(p.cfg)
-    assert distill.teacher_stream(cfg, ds) is ds.train
+    assert teacher_mod.teacher_stream(cfg, ds) is ds.train
     cfg.sections["teacher"]["recipe_lines"] = 3400
-    stream = distill.teacher_stream(cfg, ds)
+    stream = teacher_mod.teacher_stream(cfg, ds)
     assert np.array_equal(stream[:len(ds.train)], ds.train)
     extra = ds.tokenizer.decode(stream[len(ds.train):]).splitlines()
     assert len(extra) == 400
     held = data_mod.holdout_pairs(cfg)
     assert extra == recipes.generate_commands(3400, 1, keep=lambda i: recipes.intent_pair(i) not in held)[3000:]
-    assert distill.teacher_hash(cfg) != distill.teacher_hash(p.cfg)
+    assert teacher_mod.teacher_hash(cfg) != teacher_mod.teacher_hash(p.cfg)

@@ -10,9 +10,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from toolchain import __version__, compile as compile_mod, emit, sampling
-from toolchain.errors import ExportError, TlmcError, UsageError
-from toolchain.tokenizer import Tokenizer
+from toolchain import __version__
+from toolchain.target import compile as compile_mod
+from toolchain.codegen import emit
+from toolchain.export import sampling
+from toolchain.core.errors import ExportError, TlmcError, UsageError
+from toolchain.data.tokenizer import Tokenizer
 
 from .runtime_helpers import make_model, tflm_logits
 
@@ -146,7 +149,7 @@ def test_optimized_plan_reads_the_embedding_ring_and_packed_constants(model, cha
 def test_model_data_holds_sampling_constants_and_token_table(model, char_tok, tmp_path):
     emit.emit_model(model.int8, char_tok, tmp_path)
     data = (tmp_path / "model_data.c").read_text()
-    from toolchain import plan
+    from toolchain.export import plan
 
     p = plan.build(model.int8)
     assert f".logit_k = {sampling.logit_k(p.output_scale)}," in data
@@ -162,7 +165,7 @@ def test_placeholder_tokenizer_when_none(model, tmp_path):
 
 
 def _word_and_bpe(vocab: int):
-    from toolchain import recipes
+    from toolchain.data import recipes
 
     lines = recipes.generate_commands(800, seed=3)
     word = Tokenizer.learn(lines, "word", vocab_size=vocab, min_count=1)
@@ -269,7 +272,7 @@ def test_trained_project_emits_builds_and_passes_its_selftest(tiny_quantized, tm
     proc = subprocess.run([exe, "--selftest"], capture_output=True, text=True)
     n = report["golden_vectors"]
     assert proc.returncode == 0 and proc.stdout == f"selftest: {n}/{n} vectors equal\n"
-    from toolchain import generate
+    from toolchain.export import generate
 
     want = generate.generate(p.build, "turn off the ", 60, int8=True).text
     got = subprocess.run([exe, "--generate", "--prompt", "turn off the ", "--tokens", "60"], capture_output=True)
@@ -305,7 +308,7 @@ def test_generated_code_compiles_warning_free_for_cortex_m4(model, char_tok, tmp
 
 
 def model_weight_bytes(model) -> int:
-    from toolchain import plan
+    from toolchain.export import plan
 
     return plan.build(model.int8).weight_bytes()
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import serial
 
-from toolchain import flash as flash_mod
-from toolchain import sketch as sketch_mod
-from toolchain import uf2
-from toolchain.boards import Board, resolve
-from toolchain.errors import TlmcError, UsageError
-from toolchain.flash import flash
+from toolchain.target import flash as flash_mod
+from toolchain.target import sketch as sketch_mod
+from toolchain.target import uf2
+from toolchain.core.boards import Board, resolve
+from toolchain.core.errors import TlmcError, UsageError
+from toolchain.target.flash import flash
 
 Port = namedtuple("Port", "device vid pid")
 
@@ -456,7 +456,7 @@ def test_missing_pyocd_names_pip_install(tools, nucleo, image):
 
 def test_pyocd_needs_the_target_field(tools, image):
     tools.add("pyocd")
-    from toolchain.boards import Board
+    from toolchain.core.boards import Board
 
     real = resolve("nucleo-f446re")
     without = Board(real.id, {k: v for k, v in real.data.items() if k != "pyocd_target"}, real.path)
@@ -489,8 +489,8 @@ def test_sketch_name_is_a_valid_identifier(project):
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory):
     """A small random model emitted for nano33 (the generated files a sketch needs)."""
-    from toolchain import emit
-    from toolchain.tokenizer import Tokenizer
+    from toolchain.codegen import emit
+    from toolchain.data.tokenizer import Tokenizer
 
     from .runtime_helpers import make_model
 

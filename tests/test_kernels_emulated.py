@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolchain import boards, build, compile as compile_mod, cross, emit, icount, qemu
-from toolchain.device import Device
-from toolchain.emit import c_array
-from toolchain.paths import FIRMWARE
+from toolchain.core import boards
+from toolchain.target import build
+from toolchain.target import compile as compile_mod
+from toolchain.target import cross
+from toolchain.codegen import emit
+from toolchain.target import icount
+from toolchain.target import qemu
+from toolchain.link.client import Device
+from toolchain.codegen.emit import c_array
+from toolchain.core.paths import FIRMWARE
 
 from .runtime_helpers import fc_layout_data, fc_reference, make_model, random_fc_cases, tflm_logits
 
@@ -173,7 +179,7 @@ def test_plugin_counts_agree_with_systick_and_the_dsp_kernel_is_4x_fewer(tmp_pat
 
 def test_token_cost_is_instructions_on_the_emulator_and_cycles_on_silicon():
     from toolchain.cli import per_token_line
-    from toolchain.hil import token_cost
+    from toolchain.target.build import token_cost
 
     mps2, nano = boards.resolve("mps2-an386"), boards.resolve("nano33")
     emu = token_cost(mps2, "systick", 1000, 10, 2000)   # 100 ticks a step, 40 instructions a tick

@@ -7,9 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from toolchain import data as data_mod
-from toolchain import generate, interp, models, project, quantize, sampling, tflite_model, train
-from toolchain.errors import ExportError, UsageError
+from toolchain.data import dataset as data_mod
+from toolchain.export import generate
+from toolchain.export import interp
+from toolchain.train import models
+from toolchain.core import project
+from toolchain.export import quantize
+from toolchain.export import sampling
+from toolchain.export import tflite_model
+from toolchain.train import loop as train
+from toolchain.core.errors import ExportError, UsageError
 
 from .conftest import TINY, write_project
 
@@ -183,8 +190,8 @@ def test_ctrl_c_mid_epoch_then_train_again_resumes(tmp_path):
 
 
 def test_eval_commands_reports_parts_bits_per_char_and_verbatim_exclusions(tiny_quantized):
-    from toolchain import evaluate
-    from toolchain.fsutil import read_json
+    from toolchain.quality import evaluate
+    from toolchain.core.fsutil import read_json
 
     p, _, _ = tiny_quantized
     r = evaluate.run(p.cfg, p.build, task="commands", tokens=3000, commands=30)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from .runtime_helpers import make_model, tflm_logits
-from toolchain import interp, plan
-from toolchain.errors import ExportError, UsageError
+from toolchain.export import interp
+from toolchain.export import plan
+from toolchain.core.errors import ExportError, UsageError
 
 # ---------------------------------------------------------------------------------------------
 # QuantizeMultiplier
@@ -193,9 +194,9 @@ def test_float_model_is_refused(models):
 
 
 def test_hybrid_model_is_refused():
-    from toolchain import models as arch
-    from toolchain.fsutil import captured_fds
-    from toolchain.tfenv import tf as _tf
+    from toolchain.train import models as arch
+    from toolchain.core.fsutil import captured_fds
+    from toolchain.core.tfenv import tf as _tf
     from .runtime_helpers import random_weights
 
     tf = _tf()
@@ -211,8 +212,8 @@ def test_hybrid_model_is_refused():
 
 
 def test_unsupported_op_is_named():
-    from toolchain import quantize
-    from toolchain.tfenv import tf as _tf
+    from toolchain.export import quantize
+    from toolchain.core.tfenv import tf as _tf
 
     tf = _tf()
     rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """The bare-metal ports on QEMU, through the same pyserial client a real board gets.
 
 Builds firmware/ports/echo_main.c for mps2-an386 (Cortex-M4F) and microbit (nRF51, Cortex-M0,
-built for cortex-m0plus), starts QEMU with toolchain.qemu and talks to the UART through
+built for cortex-m0plus), starts QEMU with toolchain.target.qemu and talks to the UART through
 `serial.serial_for_url("socket://...")`. Run with -s to see the measured figures.
 """
 
@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 import serial
 
-from toolchain import cross, qemu
-from toolchain.errors import TlmcError, UsageError
-from toolchain.paths import FIRMWARE, REPO_ROOT
+from toolchain.target import cross
+from toolchain.target import qemu
+from toolchain.core.errors import TlmcError, UsageError
+from toolchain.core.paths import FIRMWARE, REPO_ROOT
 
 ECHO = FIRMWARE / "ports" / "echo_main.c"
 
@@ -249,7 +250,7 @@ def test_qemu_dies_with_a_killed_caller(echo_elves, tmp_path):
     child = run_python(textwrap.dedent(f"""\
         import time
         from pathlib import Path
-        from toolchain import qemu
+        from toolchain.target import qemu
         emu = qemu.start(Path({elf!r}), "mps2-an386", state_dir=Path({str(tmp_path)!r}))
         print(emu.pid, flush=True)
         time.sleep(60)
@@ -268,7 +269,7 @@ def test_detached_qemu_outlives_its_caller_and_is_found_and_stopped(echo_elves, 
     elf = echo_elves["microbit"]["elf"]
     child = run_python(textwrap.dedent(f"""\
         from pathlib import Path
-        from toolchain import qemu
+        from toolchain.target import qemu
         emu = qemu.start(Path({elf!r}), "microbit", state_dir=Path({str(tmp_path)!r}), detach=True)
         print(emu.pid)
         """))

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from toolchain import boards, cmdparse, device, hil
+from toolchain.core import boards
+from toolchain.quality import cmdparse
+from toolchain.link import client as device
+from toolchain.device import hil
 from toolchain.cli import main
-from toolchain.hostlink import HostLink
-from toolchain.tokenizer import Tokenizer
+from toolchain.link.hostlink import HostLink
+from toolchain.data.tokenizer import Tokenizer
 
 pytestmark = pytest.mark.slow
 

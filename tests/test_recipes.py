@@ -1,4 +1,4 @@
-"""Tests for toolchain.recipes: the seeded smart-home command corpus."""
+"""Tests for toolchain.data.recipes: the seeded smart-home command corpus."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
-from toolchain import recipes
-from toolchain.recipes import (
+from toolchain.data import recipes
+from toolchain.data.recipes import (
     SEPARATOR,
     Intent,
     canonical,

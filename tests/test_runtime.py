@@ -1,4 +1,4 @@
-"""The C runtime against TFLM and toolchain.sampling: byte for byte, token for token."""
+"""The C runtime against TFLM and toolchain.export.sampling: byte for byte, token for token."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from toolchain import generate, interp, plan, sampling
-from toolchain.tokenizer import Tokenizer
+from toolchain.export import generate
+from toolchain.export import interp
+from toolchain.export import plan
+from toolchain.export import sampling
+from toolchain.data.tokenizer import Tokenizer
 
 from .runtime_helpers import (build, build_harness, c_logits, fc_harness_line, fc_reference, make_model,
                               random_fc_cases, random_spec, run, run_harness, tflm_logits)
@@ -120,8 +123,9 @@ def test_embedding_ring_follows_pushes_and_whole_windows(tmp_path):
     logits equal TFLM's for the window."""
     import shutil
 
-    from toolchain import compile as compile_mod, emit
-    from toolchain.paths import FIRMWARE
+    from toolchain.target import compile as compile_mod
+    from toolchain.codegen import emit
+    from toolchain.core.paths import FIRMWARE
 
     m = make_model(61, 5, 6, [11], 13)
     emit_summary = emit.emit_model(m.int8, None, tmp_path)
@@ -151,7 +155,7 @@ def test_embedding_ring_follows_pushes_and_whole_windows(tmp_path):
 def test_layer_with_rescale_above_one_is_exact(tmp_path):
     """Two equal hidden units and logits weights [r; -r]: the products cancel, the output range
     is the tiny bias, so in_scale * w_scale / out_scale > 1 and the rescale shifts left."""
-    from toolchain import quantize
+    from toolchain.export import quantize
 
     from .runtime_helpers import RandomModel, random_weights
 
@@ -222,7 +226,7 @@ def test_kernel_refuses_constants_laid_out_for_the_other_set(fc_harness):
     other = "optimized" if kernels == "reference" else "reference"
     k = random_fc_cases(np.random.default_rng(5), 1, d_max=8, c_max=4)[0]
     k.b = np.zeros(k.c, np.int64)
-    from toolchain import sampling
+    from toolchain.export import sampling
 
     head = " ".join(map(str, sampling.POW2_FRAC_Q16))
     proc = subprocess.run([str(exe)], input=head + "\n" + fc_harness_line(k, other) + "\n", capture_output=True,
@@ -252,7 +256,7 @@ def test_c_sampler_equals_python(harness):
 
 
 # ---------------------------------------------------------------------------------------------
-# Generation: the C program against the Python reference loop (TFLM logits + toolchain.sampling)
+# Generation: the C program against the Python reference loop (TFLM logits + toolchain.export.sampling)
 
 CHARS = sorted(set("abcdefghijklmnopqrstuvwxyz .,!?'é\n"))
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from toolchain import sampling
+from toolchain.export import sampling
 
 
 def test_xorshift32_known_sequence():

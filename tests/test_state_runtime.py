@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolchain import compile as compile_mod
-from toolchain import emit, plan, sampling
-from toolchain.errors import ExportError
-from toolchain.tokenizer import Tokenizer
+from toolchain.target import compile as compile_mod
+from toolchain.codegen import emit
+from toolchain.export import plan
+from toolchain.export import sampling
+from toolchain.core.errors import ExportError
+from toolchain.data.tokenizer import Tokenizer
 
 from .state_helpers import (TflmStepper, build_harness, c_sequences, conv_step, convert_step, gru_step, harness_line,
                             requantize, run_harness, single_op_model, tflm_single_op)
@@ -258,7 +260,7 @@ def test_logits_mode_of_a_step_model_rejects_bad_lines(step_build):
 
 
 def test_golden_of_the_wrong_shape_is_refused(step_build, tmp_path):
-    from toolchain.errors import UsageError
+    from toolchain.core.errors import UsageError
 
     m, _, _, (gx, gy) = step_build
     with pytest.raises(UsageError, match=r"inputs \[N, T\] and outputs \[N, T"):
@@ -347,8 +349,10 @@ def test_protocol_runs_sequences_on_a_step_model(step_build):
 def test_hil_suite_passes_on_a_step_model(step_build, tmp_path):
     """The whole HIL suite (LOGITS per golden sequence, generation against the host's
     `tlmc generate --int8`, robustness) on the host build of a step model."""
-    from toolchain import boards, device, hil
-    from toolchain.hostlink import HostLink
+    from toolchain.core import boards
+    from toolchain.link import client as device
+    from toolchain.device import hil
+    from toolchain.link.hostlink import HostLink
 
     m, exe, out, (gx, gy) = step_build
     build = tmp_path / "build"
@@ -387,8 +391,10 @@ def test_step_model_compiles_warning_free_for_cortex_m(step_build, core, tmp_pat
 def test_step_model_runs_on_the_emulated_cortex_m4(step_build, tmp_path):
     """Golden sequences via LOGITS and 500-token greedy and seeded generation on the emulated
     board equal TFLM and the Python reference loop."""
-    from toolchain import boards, build, qemu
-    from toolchain.device import Device
+    from toolchain.core import boards
+    from toolchain.target import build
+    from toolchain.target import qemu
+    from toolchain.link.client import Device
 
     m, _, out, (gx, gy) = step_build
     board = boards.resolve("mps2-an386")

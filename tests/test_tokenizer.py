@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolchain.tokenizer import PAD, UNK, UNK_TEXT, Tokenizer
+from toolchain.data.tokenizer import PAD, UNK, UNK_TEXT, Tokenizer
 
 
 def test_char_round_trip_including_non_ascii():
@@ -53,9 +53,9 @@ import re
 
 import pytest
 
-from toolchain import recipes
-from toolchain.tokenizer import PIECE
-from toolchain.errors import UsageError
+from toolchain.data import recipes
+from toolchain.data.tokenizer import PIECE
+from toolchain.core.errors import UsageError
 
 LINES = [ln + "\n" for ln in recipes.generate_commands(3000, 5)]
 

@@ -23,10 +23,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolchain import boards, build as build_mod, compile as compile_mod, cross, device, emit, qemu, recipes, tokcheck
-from toolchain.hostlink import HostLink
-from toolchain.paths import FIRMWARE
-from toolchain.tokenizer import UNK, Tokenizer
+from toolchain.core import boards
+from toolchain.target import build as build_mod
+from toolchain.target import compile as compile_mod
+from toolchain.target import cross
+from toolchain.link import client as device
+from toolchain.codegen import emit
+from toolchain.target import qemu
+from toolchain.data import recipes
+from toolchain.data import tokcheck
+from toolchain.link.hostlink import HostLink
+from toolchain.core.paths import FIRMWARE
+from toolchain.data.tokenizer import UNK, Tokenizer
 
 from .runtime_helpers import make_model
 
@@ -348,7 +356,7 @@ def test_probe_strings_are_deterministic_and_cover_the_contract():
 def test_hil_tokenizer_case_skips_firmware_without_tokenize(tmp_path):
     """Firmware built before TOKENIZE says nothing of it in INFO: the HIL case is skipped, not
     failed (and nothing is sent)."""
-    from toolchain import hil
+    from toolchain.device import hil
 
     class OldFirmware:
         def info(self):

@@ -1,0 +1,188 @@
+"""`tlmc eval`: teacher, scratch student, distilled student and the deployed int8 student on the
+same validation tokens; with `--task commands`, exact-match parse accuracy on held-out commands.
+
+Every model is scored on the same targets: each non-<pad> token among the first `tokens`
+tokens of the validation stream, predicted from what precedes it in its document (window
+models: the last K tokens; sequence models: the document so far, as a device streams it). The
+int8 entry is the quantize stage's model (TFLM-equal arithmetic is checked elsewhere; scoring
+uses LiteRT for speed). A parse is the greedy continuation of "<utterance> =>" up to the
+newline, compared with the true command; int8 parses use TFLM, exactly what a device answers.
+Held-out random utterances that occur word for word in training are not scored.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..data import dataset as data_mod
+from ..train import distill as distill_mod
+from ..train import predict
+from ..train import loop as train_mod
+from ..core.config import Config
+from ..core.errors import UsageError
+from ..core.progress import log
+
+TASKS = ("commands",)
+
+
+
+def _float_entry(cfg: Config, build: Path, name: str, vocab: int):
+    """(FloatLM or None, why not) for teacher / scratch / distilled, only if current."""
+    if name == "teacher":
+        if not cfg.has_teacher():
+            return None, "no [teacher] in tlm.toml"
+        if cfg["teacher"]["soft_targets"]:
+            return None, "teacher given as soft targets only"
+        lm = distill_mod.teacher_lm(cfg, build, vocab, train_if_needed=False)
+        return (lm, "") if lm is not None else (None, "not trained: run 'tlmc train --teacher'")
+    stage = "train" if name == "scratch" else "distill"
+    if stage == "distill" and not cfg.has_teacher():
+        return None, "no [teacher] in tlm.toml"
+    out = build / stage
+    if stage == "train":
+        current = train_mod.is_current(out, train_mod.stage_hash(cfg, data_mod.stage_hash(cfg)))
+    else:
+        current = distill_mod.is_current(cfg, build)
+    if not current:
+        return None, f"not trained: run 'tlmc {stage}'"
+    if not (out / "model.keras").is_file():
+        return None, f"{out}/model.keras missing (trained by an older tlmc): run 'tlmc {stage} --force'"
+    return predict.load(out / "model.keras", vocab), ""
+
+
+def _int8_metrics(build: Path, val: np.ndarray, tokens: int, extra: dict) -> dict:
+    from ..export import interp
+    from ..export import stream
+    from ..export import tflite_model
+    from ..export.quantize import dequantize
+
+    buf = (build / "quantize" / "model.tflite").read_bytes()
+    model = tflite_model.parse(buf)
+    sig = stream.read_signature(build)
+    if sig["kind"] == "step":
+        out_t = model.tensors[model.outputs[sig["logits_output"]]]
+        runner = stream.StepRunner(buf, sig, "litert")
+        return stream.stream_metrics(runner, val, min(tokens, len(val)), lambda raw: dequantize(raw, out_t))
+    out_t = model.tensors[model.outputs[0]]
+    runner = interp.Runner(buf, "litert")
+    lm = predict.FloatLM(lambda x, training=False: dequantize(runner.batch(x), out_t), "window",
+                         int(model.tensors[model.inputs[0]].shape[-1]), int(out_t.shape[-1]), "int8")
+    return predict.metrics(lm, val, limit=tokens, **extra)
+
+
+def score_extras(cfg: Config, ds) -> dict:
+    """metrics() keywords every entry shares: characters per id (bits per character), and for
+    commands lines the utterance / command parts (CE of each, as the device sees them)."""
+    tok = ds.tokenizer
+    chars = np.array([len(tok.token_text(i).decode("utf-8", "replace")) for i in range(tok.vocab_size)], np.int64)
+    extra: dict = {"token_chars": chars}
+    if cfg["data"]["recipe"] == "commands":
+        w = data_mod.target_weights(ds.val, tok, 0.5)
+        extra["parts"] = {"utterance": w == 0.5, "command": w == 1.0}
+    return extra
+
+
+def float_parses(lm: predict.FloatLM, tok, utterances: list[str]) -> list[str]:
+    from .cmdparse import MAX_TOKENS, command_text, prompt
+
+    nl = int(tok.encode("\n")[0])
+    prompts = [tok.encode(prompt(u)).tolist() for u in utterances]
+    outs = predict.decode(lm, prompts, MAX_TOKENS, stop_id=nl)
+    return [command_text(tok.decode(o)) for o in outs]
+
+
+def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 20000, commands: int = 1000) -> dict:
+    """The eval table as a dict: {"entries": {name: {...} or None}, "missing": {name: why}, ...}."""
+    if task is not None and task not in TASKS:
+        raise UsageError(f"--task {task}: unknown task; known: {', '.join(TASKS)}")
+    if tokens < 1 or commands < 1:
+        raise UsageError("--tokens and --commands must be at least 1")
+    ds = data_mod.prepare(cfg, build, log)
+    vocab = ds.tokenizer.vocab_size
+    extra = score_extras(cfg, ds)
+    int8_name = "distilled_int8" if cfg.has_teacher() else "scratch_int8"
+    names = ["teacher", "scratch", "distilled", int8_name]
+    sets: dict[str, list[tuple[str, str]]] = {}
+    if task == "commands":
+        if cfg["data"]["recipe"] != "commands":
+            raise UsageError(f"--task commands needs the commands recipe ([data] recipe = \"commands\" in {cfg.path.name})")
+        from . import cmdparse
+
+        sets["random"] = cmdparse.heldout_commands(build, "random", commands)
+        comp = cmdparse.heldout_commands(build, "compositional", commands)
+        if comp:
+            sets["compositional"] = comp
+    entries: dict[str, dict | None] = {}
+    missing: dict[str, str] = {}
+    for name in names:
+        t0 = time.monotonic()
+        if name == int8_name:
+            from ..export.quantize import stage_hash as q_hash
+            from ..core.fsutil import read_json
+
+            stamp = build / "quantize" / "stamp.json"
+            try:
+                current = read_json(stamp).get("hash") == q_hash(cfg, build)
+            except Exception:  # noqa: BLE001 - no stamp or no trained student yet
+                current = False
+            if not current:
+                entries[name], missing[name] = None, "not quantized: run 'tlmc quantize'"
+                continue
+            e = _int8_metrics(build, ds.val, tokens, extra)
+            if sets:
+                from . import cmdparse
+
+                for split, pairs in sets.items():
+                    got = cmdparse.decode_int8(build, [u for u, _ in pairs])
+                    e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
+        else:
+            lm, why = _float_entry(cfg, build, name, vocab)
+            if lm is None:
+                entries[name], missing[name] = None, why
+                continue
+            e = predict.metrics(lm, ds.val, limit=tokens, **extra)
+            for split, pairs in sets.items():
+                got = float_parses(lm, ds.tokenizer, [u for u, _ in pairs])
+                e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
+        if sets:
+            e["exact_match"] = e["exact_match_random"]
+        e["seconds"] = round(time.monotonic() - t0, 2)
+        entries[name] = e
+    result = {"entries": entries, "missing": missing, "val_tokens": int(min(tokens, len(ds.val))),
+              "task": task, "commands": {k: len(v) for k, v in sets.items()}, "tokenizer": ds.tokenizer.kind}
+    if sets:
+        from ..core.fsutil import read_json
+
+        result["excluded_verbatim"] = int(read_json(build / "data" / "stamp.json").get("heldout_excluded_verbatim", 0))
+    sc, te, di = entries.get("scratch"), entries.get("teacher"), entries.get("distilled")
+    if sc and te and di and te["ce"] < sc["ce"]:  # only meaningful when the teacher is better
+        result["gap_closed"] = (sc["ce"] - di["ce"]) / (sc["ce"] - te["ce"])
+    return result
+
+
+def table(r: dict) -> str:
+    """The text table of `run`'s result."""
+    splits = sorted({k[len("exact_match_"):] for e in r["entries"].values() if e for k in e if k.startswith("exact_match_")})
+    parts = [k for k in ("ce_utterance", "ce_command") if any(e and k in e for e in r["entries"].values())]
+    head = (f"{'model':16}{'CE':>9}{'ppl':>9}{'acc':>8}{'bpc':>8}" + "".join(f"{'CE ' + k[3:7]:>9}" for k in parts)
+            + "".join(f"{'exact ' + s[:4]:>12}" for s in splits))
+    lines = [head]
+    for name, e in r["entries"].items():
+        if e is None:
+            lines.append(f"{name:16}  -- {r['missing'][name]}")
+            continue
+        lines.append(f"{name:16}{e['ce']:>9.4f}{e['ppl']:>9.3f}{e['acc']:>8.4f}{e.get('bpc', float('nan')):>8.3f}"
+                     + "".join(f"{e[k]:>9.4f}" if k in e else f"{'-':>9}" for k in parts)
+                     + "".join(f"{100 * e['exact_match_' + s]:>11.1f}%" for s in splits))
+    lines.append(f"on the first {r['val_tokens']:,} validation tokens ({r.get('tokenizer', '?')} tokens; CE in nats "
+                 f"per token, bpc bits per character)"
+                 + "".join(f"; {n} {s} held-out commands" for s, n in r["commands"].items()))
+    if r["commands"]:
+        lines.append(f"random held-out utterances exclude {r.get('excluded_verbatim', 0)} that occur word for word "
+                     f"in training")
+    if "gap_closed" in r:
+        lines.append(f"distillation closed {100 * r['gap_closed']:.1f}% of the scratch-to-teacher CE gap")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""`tlmc emit` and `tlmc build`: every stage up to a compiled, size-checked program for a board.
+
+The output folder is `build/<board id>/`. What `build` makes depends on the board's `port`
+(boards are data, the code never names one):
+- `host`: the native program `tlm`, then its golden-vector selftest (the C runtime against
+  TFLM's outputs); a failing selftest fails the build.
+- bare-metal ports (`mps2`, `microbit`): `firmware.elf`, linked with the port's start-up code
+  and linker script; flash and RAM (stack included) checked against the board's budget.
+- `arduino`: a sketch folder for the Arduino IDE / arduino-cli, compiled with arduino-cli when
+  present; without it, the runtime, protocol and model are cross-compiled to objects with the
+  board's CPU flags and checked against the budget minus what the Arduino core takes.
+A build that does not fit fails with the numbers and what to shrink.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..core import boards
+from . import compile as compile_mod
+from ..codegen import emit as emit_mod
+from ..export import quantize
+from ..core.config import Config
+from ..core.errors import TlmcError, UsageError
+from ..core.paths import FIRMWARE
+
+BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with their own start-up code and linker script
+SHRINK = "shrink the model in tlm.toml ([model] hidden, embed or context; [tokenizer] vocab_size or max_vocab)"
+SKETCH_STATICS_BYTES = 320  # the sketch's static Tlm (16 B) and TlmProtocol (256 B line + state)
+
+
+def board_for(cfg: Config, board: str | None) -> boards.Board:
+    return boards.resolve(board or cfg["board"]["id"])
+
+
+def emit(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
+    """Quantize if needed, then generate the C sources for the board into build/<board>/."""
+    b = board_for(cfg, board)
+    quantize.run(cfg, build_dir)
+    out = build_dir / b.id
+    summary = emit_mod.emit(build_dir, out, b, kernels=cfg["board"]["kernels"])
+    summary["out_dir"] = str(out)
+    return summary
+
+
+def check_budget(b: boards.Board, flash: int, ram: int, *, core_linked: bool, what: str) -> dict:
+    """Compare a build's flash/RAM with the board's budget; UsageError (exit 2) if over."""
+    budget = b.budget(core_linked=core_linked)
+    result = {"flash_bytes": flash, "ram_bytes": ram, "flash_budget_bytes": budget["flash_bytes"],
+              "ram_budget_bytes": budget["ram_bytes"], "budget_is_estimate": budget["estimate"]}
+    over = []
+    if budget["flash_bytes"] is not None and flash > budget["flash_bytes"]:
+        over.append(f"flash {flash:,} B > {budget['flash_bytes']:,} B")
+    if budget["ram_bytes"] is not None and ram > budget["ram_bytes"]:
+        over.append(f"RAM {ram:,} B > {budget['ram_bytes']:,} B")
+    if over:
+        raise UsageError(f"board {b.id}: {what} does not fit: {' and '.join(over)}; {SHRINK}")
+    return result
+
+
+def _firmware_sources(out: Path, core: str) -> list[Path]:
+    return [out / "model_data.c", out / "model_plan.c", *compile_mod.runtime_sources(compile_mod.kernel_set(out), core),
+            *compile_mod.protocol_sources()]
+
+
+def firmware_elf(out: Path, b: boards.Board) -> dict:
+    """Link the generated folder `out` (emitted for bare-metal board `b`) into out/firmware.elf
+    with the runtime, the kernel set it was emitted for, the protocol and the port: what
+    `build` does for QEMU boards, also for tests and bench/device.py. cross.build_elf's dict."""
+    from . import cross
+
+    return cross.build_elf(b["port"], [*_firmware_sources(out, b["core"]), FIRMWARE / "ports" / "baremetal_main.c"],
+                           [out], out / "firmware.elf", cross.CORE_FLAGS[b["core"]], {})
+
+
+def token_cost(board, counter: str, ticks: int, steps: int, macs: int) -> dict:
+    """What one token (one model step) costs, from `steps` steps that took `ticks` of the
+    device's counter: {macs_per_token, and instructions_per_token/_per_mac on an emulated board
+    or cycles_per_token/_per_mac on a real one}. QEMU -icount shift=0 runs one instruction per
+    virtual nanosecond, so a tick of a counter clocked at clock_hz is 1e9 / clock_hz
+    instructions (40 on mps2): exact instruction counts, not a real core's cycles. DWT and
+    SysTick (at the core clock) on silicon count cycles."""
+    out: dict = {"macs_per_token": int(macs)}
+    if steps < 1 or ticks <= 0:
+        return out
+    clock = board.get("clock_hz") or 0
+    if board["upload"] == "qemu" and counter in ("systick", "timer") and clock:
+        insn = round(ticks * 1e9 / clock / steps)
+        out.update(instructions_per_token=insn, instructions_per_mac=round(insn / max(1, macs), 3))
+    elif counter in ("dwt", "systick"):
+        cycles = round(ticks / steps)
+        out.update(cycles_per_token=cycles, cycles_per_mac=round(cycles / max(1, macs), 3))
+    return out
+
+
+def measure_emulated(elf: Path, b: boards.Board, macs: int, steps: int = 5) -> dict:
+    """Instructions per token of an emulated board's firmware, exact: BENCH `steps` on QEMU
+    -icount shift=0 (token_cost). Takes about a second."""
+    from . import qemu
+    from ..link.client import Device, DeviceError
+
+    try:
+        with qemu.start(elf, b["qemu_machine"], state_dir=elf.parent / "qemu-measure") as emu:
+            with Device(emu.url, timeout=30) as dev:
+                dev.sync()
+                r = dev.bench(steps)
+    except DeviceError as e:
+        raise TlmcError(str(e)) from None
+    return token_cost(b, r.get("counter", "none"), int(r["cycles"]), steps, macs)
+
+
+def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
+    """Emit, compile for the board, check the result; returns sizes and checks."""
+    t0 = time.monotonic()
+    b = board_for(cfg, board)
+    summary = emit(cfg, build_dir, b.id)
+    out = Path(summary["out_dir"])
+    result = {"board": b.id, "model_hash": summary["model_hash"], "arena_bytes": summary["arena_bytes"],
+              "tflm_arena_bytes": summary["tflm_arena_bytes"], "weight_bytes": summary["weight_bytes"],
+              "ops": summary["ops"], "out_dir": str(out), "port": b["port"], "kernels": summary["kernels"],
+              "macs_per_token": summary["macs_per_token"], "tokenizer": summary["tokenizer"],
+              "tokenizer_vocab": summary["tokenizer_vocab"], "tokenizer_bytes": summary["tokenizer_bytes"]}
+    if b["port"] == "host":
+        host = compile_mod.build_host(out)
+        result.update(binary=host["binary"], text_bytes=host.get("text"), data_bytes=host.get("data"),
+                      bss_bytes=host.get("bss"))
+        result["selftest"] = compile_mod.run_selftest(out)
+    elif b["port"] in BAREMETAL_PORTS:
+        stack = int(b.get("main_stack_bytes", 0) or 0)
+        try:
+            elf = firmware_elf(out, b)
+        except TlmcError as e:
+            if "does not fit" not in str(e):
+                raise
+            detail = str(e).split("does not fit:", 1)[-1].strip()
+            raise UsageError(f"board {b.id}: the firmware does not fit: {detail} (model weights "
+                             f"{summary['weight_bytes']:,} B, arena {summary['arena_bytes']:,} B); {SHRINK}") from None
+        if stack and elf.get("stack", 0) < stack:
+            raise UsageError(f"board {b.id}: the linker script reserves {elf.get('stack', 0)} B of stack, the board "
+                             f"file asks for main_stack_bytes = {stack}")
+        result.update(firmware=elf["elf"], text_bytes=elf["text"], data_bytes=elf["data"], bss_bytes=elf["bss"],
+                      stack_bytes=elf.get("stack", 0))
+        result.update(check_budget(b, elf["flash"], elf["ram"], core_linked=True, what="the firmware"))
+        if b["upload"] == "qemu":
+            try:
+                result.update(measure_emulated(Path(elf["elf"]), b, summary["macs_per_token"]))
+            except TlmcError as e:  # QEMU missing or misbehaving: the build itself is fine
+                result["per_token_note"] = f"not measured: {e}"
+    else:
+        objs = compile_mod.build_objects(out, b["core"])
+        flash = sum(objs[g]["text"] + objs[g]["data"] for g in ("runtime", "protocol", "plan", "model_data"))
+        ram = sum(objs[g]["data"] + objs[g]["bss"] for g in ("runtime", "protocol", "plan", "model_data"))
+        ram += summary["arena_bytes"] + SKETCH_STATICS_BYTES  # the sketch's static arena, Tlm and TlmProtocol
+        result.update(runtime_text_bytes=objs["runtime"]["text"], protocol_text_bytes=objs["protocol"]["text"],
+                      plan_text_bytes=objs["plan"]["text"],
+                      model_data_bytes=objs["model_data"]["text"] + objs["model_data"]["data"])
+        result.update(check_budget(b, flash, ram, core_linked=False, what="runtime + model (objects)"))
+        if b["port"] == "arduino":
+            from . import sketch
+
+            sk = sketch.write_sketch(out, b, cfg["project"]["name"])
+            result["sketch"] = str(sk)
+            compiled = sketch.compile_sketch(sk, b["fqbn"]) if b.get("fqbn") else None
+            if compiled is None:
+                result["arduino_cli"] = "not found: sizes are from the object-only cross build"
+            else:
+                result["arduino_cli"] = "compiled"
+                result.update(check_budget(b, compiled["flash_bytes"], compiled["ram_bytes"], core_linked=True,
+                                           what="the sketch"))
+    if b["upload"] not in ("qemu", "none"):
+        result["per_token_note"] = "cycles: 'tlmc test' measures them on the board"
+    result["seconds"] = round(time.monotonic() - t0, 2)
+    return result

@@ -1,0 +1,185 @@
+"""Stage `compile`: generated sources + the hand-written runtime -> a program or objects.
+
+- `build_host(out_dir)`: the host port (`firmware/ports/host`) with the native gcc, warnings
+  as errors, into `out_dir/tlm`: the program the tests and `tlmc build --board host` run.
+- `build_objects(out_dir, core)`: every source compiled for a Cortex-M core to objects (no link
+  yet), sized with arm-none-eabi-size: what the runtime costs on its own, what the plan and the
+  model data cost. The figures the board budget checks and the benchmark print.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from ..core.errors import TlmcError, UsageError
+from ..core.paths import FIRMWARE
+
+HOST_CC = "gcc"
+HOST_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
+WARN_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror")
+# Object builds for a board `core`: the CPU flags (one table, in cross.py) plus size
+# optimization and per-function sections, as the linked firmware gets them.
+OBJECT_FLAGS = ("-Os", "-ffunction-sections", "-fdata-sections")
+
+
+def core_flags(core: str) -> tuple[str, ...]:
+    from .cross import CORE_FLAGS as CPU_FLAGS
+
+    if core not in CPU_FLAGS:
+        raise UsageError(f"core {core!r} has no compiler flags; known cores: {', '.join(sorted(CPU_FLAGS))}")
+    return (*CPU_FLAGS[core], *OBJECT_FLAGS)
+
+
+ARM_CC, ARM_SIZE = "arm-none-eabi-gcc", "arm-none-eabi-size"
+APT_HINT = {
+    HOST_CC: "sudo apt-get install -y --no-install-recommends gcc libc6-dev",
+    ARM_CC: "sudo apt-get install -y --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi",
+    ARM_SIZE: "sudo apt-get install -y --no-install-recommends binutils-arm-none-eabi",
+    "size": "sudo apt-get install -y --no-install-recommends binutils",
+}
+GENERATED_SOURCES = ("model_data.c", "model_plan.c")  # + golden_data.c for the host port
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise UsageError(f"{name} not found on PATH; install it: {APT_HINT.get(name, 'apt-get install ' + name)}")
+    return path
+
+
+def _run(cmd: list[str], what: str) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        said = (proc.stderr + proc.stdout).splitlines()
+        lines = [ln for ln in said if "error:" in ln] or said or [f"exit code {proc.returncode}"]
+        raise TlmcError(f"{what} failed: {lines[0].strip()[:400]}")
+    return proc.stdout
+
+
+PROTOCOL_SOURCES = ("tlm_protocol.c",)  # the serial protocol: on devices and `tlm --serve`
+KERNELS_DIR = FIRMWARE / "kernels"
+# The FULLY_CONNECTED file per kernel set (tlm.toml [board] kernels, written into the generated
+# tlm_config.h as TLM_KERNELS) and board `core`: the DSP extension's SMLAD where the core has
+# it, plain C elsewhere (and on the host). One file per build, never #ifdefs in one file.
+FC_SOURCES = {
+    "reference": {"*": "tlm_fc_reference.c"},
+    "optimized": {"cortex-m4f": "tlm_fc_dsp.c", "cortex-m4": "tlm_fc_dsp.c", "cortex-m7": "tlm_fc_dsp.c",
+                  "cortex-m7f": "tlm_fc_dsp.c", "cortex-m33": "tlm_fc_dsp.c", "cortex-m33f": "tlm_fc_dsp.c",
+                  "*": "tlm_fc_portable.c"},
+}
+
+
+def kernel_sources(kernels: str, core: str) -> list[Path]:
+    """The kernel-set files a build for `core` links: FULLY_CONNECTED's (one of kernels/*.c)."""
+    if kernels not in FC_SOURCES:
+        raise UsageError(f"kernels = {kernels!r}: must be one of {', '.join(map(repr, FC_SOURCES))}")
+    table = FC_SOURCES[kernels]
+    return [KERNELS_DIR / table.get(core, table["*"])]
+
+
+def kernel_set(out_dir: Path | str) -> str:
+    """The kernel set a generated folder was emitted for (TLM_KERNELS in its tlm_config.h)."""
+    config_h = Path(out_dir) / "tlm_config.h"
+    try:
+        text = config_h.read_text(encoding="utf-8")
+    except OSError:
+        raise UsageError(f"{config_h}: not generated; run 'tlmc emit' first") from None
+    m = re.search(r'^#define TLM_KERNELS "(\w+)"', text, re.MULTILINE)
+    if m is None:
+        raise UsageError(f"{config_h}: no TLM_KERNELS (emitted by an older tlmc); rerun 'tlmc emit'")
+    return m.group(1)
+
+
+def runtime_sources(kernels: str | None = None, core: str = "host") -> list[Path]:
+    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol excluded, plus
+    the kernel set's files for `core` (none when `kernels` is None)."""
+    common = sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES)
+    return common + (kernel_sources(kernels, core) if kernels is not None else [])
+
+
+def protocol_sources() -> list[Path]:
+    return [FIRMWARE / n for n in PROTOCOL_SOURCES]
+
+
+def port_sources(port: str) -> list[Path]:
+    return sorted((FIRMWARE / "ports" / port).glob("*.c"))
+
+
+def _generated(out_dir: Path, names: tuple[str, ...]) -> list[Path]:
+    paths = [out_dir / n for n in names]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"{missing[0]}: not generated; run 'tlmc emit' first")
+    return paths
+
+
+def sizes(paths: list[Path], size_tool: str) -> dict[str, dict[str, int]]:
+    """Berkeley-format sizes per file: text (code + read-only data), data, bss."""
+    out = _run([_tool(size_tool), "-B", *map(str, paths)], size_tool)
+    result = {}
+    for line in out.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 6:
+            result[Path(parts[5]).name] = {"text": int(parts[0]), "data": int(parts[1]), "bss": int(parts[2])}
+    return result
+
+
+def build_host(out_dir: Path | str, *, cc: str = HOST_CC, extra_flags: tuple[str, ...] = ()) -> dict:
+    """Compile the generated sources, the runtime and the host port into `out_dir/tlm`.
+    Returns {"binary", "seconds", "text", "data", "bss"}."""
+    out_dir = Path(out_dir)
+    srcs = (_generated(out_dir, GENERATED_SOURCES + ("golden_data.c",)) + runtime_sources(kernel_set(out_dir), "host")
+            + protocol_sources() + port_sources("host"))
+    exe = out_dir / "tlm"
+    t0 = time.monotonic()
+    cmd = [_tool(cc), *HOST_FLAGS, *extra_flags, f"-I{out_dir}", f"-I{FIRMWARE}", *map(str, srcs), "-o", str(exe)]
+    _run(cmd, f"{cc} (host build)")
+    result: dict = {"binary": str(exe), "seconds": round(time.monotonic() - t0, 3)}
+    if shutil.which("size"):
+        result.update(sizes([exe], "size")[exe.name])
+    return result
+
+
+def run_selftest(out_dir: Path | str, timeout: float = 120.0) -> str:
+    """Run `out_dir/tlm --selftest` (after build_host): its one-line verdict, or a TlmcError
+    carrying that line when the C runtime differs from TFLM's golden vectors."""
+    exe = Path(out_dir) / "tlm"
+    if not exe.is_file():
+        raise UsageError(f"{exe}: not built; run 'tlmc build --board host' first")
+    try:
+        proc = subprocess.run([str(exe), "--selftest"], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TlmcError(f"{exe} --selftest did not finish in {timeout:.0f} s") from None
+    line = (proc.stdout.strip().splitlines() or [proc.stderr.strip() or f"exit code {proc.returncode}"])[-1]
+    if proc.returncode != 0:
+        raise TlmcError(f"{exe}: {line}; the C runtime differs from TFLM (please report it with the model)")
+    return line
+
+
+def build_objects(out_dir: Path | str, core: str = "cortex-m4f", obj_dir: Path | str | None = None) -> dict:
+    """Compile runtime, plan and model data for `core` with arm-none-eabi-gcc (-Os, warnings as
+    errors) into objects, and size them: {"runtime": {text, data, bss}, "plan": ..., "model_data":
+    ..., "objects": {file: sizes}, "flags": [...]}. Nothing is linked."""
+    out_dir = Path(out_dir)
+    obj_dir = Path(obj_dir) if obj_dir is not None else out_dir / f"obj-{core}"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    cc = _tool(ARM_CC)
+    flags = [*WARN_FLAGS, *core_flags(core)]
+    groups: dict[str, list[Path]] = {"runtime": [], "protocol": [], "plan": [], "model_data": []}
+    srcs = [(s, "runtime") for s in runtime_sources(kernel_set(out_dir), core)]
+    srcs += [(s, "protocol") for s in protocol_sources()]
+    srcs += [(out_dir / "model_plan.c", "plan"), (out_dir / "model_data.c", "model_data")]
+    _generated(out_dir, GENERATED_SOURCES)
+    for src, group in srcs:
+        obj = obj_dir / (src.stem + ".o")
+        _run([cc, *flags, f"-I{out_dir}", f"-I{FIRMWARE}", "-c", str(src), "-o", str(obj)], f"{ARM_CC} {src.name}")
+        groups[group].append(obj)
+    per_file = sizes([o for objs in groups.values() for o in objs], ARM_SIZE)
+    result: dict = {"core": core, "flags": flags, "objects": per_file}
+    for group, objs in groups.items():
+        result[group] = {k: sum(per_file[o.name][k] for o in objs) for k in ("text", "data", "bss")}
+    return result
