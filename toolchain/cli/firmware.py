@@ -1,0 +1,94 @@
+"""`tlmc emit`, `build` and `flash`: C sources, a program that fits the board, and the board flashed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import board_option, emit_json, handle_errors, json_option, load_project, per_token_line, project_option
+
+
+@click.command()
+@project_option
+@board_option
+@json_option
+@handle_errors
+def emit(project_dir: Path, board: str | None, as_json: bool) -> None:
+    """Generate the C sources for a board into build/<board>/ (quantizes first if needed)."""
+    from ..target.build import emit as do_emit
+
+    p = load_project(project_dir)
+    r = do_emit(p.cfg, p.build, board)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"{r['out_dir']}: {', '.join(r['files'])}\n"
+               f"arena {r['arena_bytes']:,} B (TFLM needs {r['tflm_arena_bytes']:,} B), "
+               f"weights {r['weight_bytes']:,} B, ops {', '.join(r['ops'])}, {r['kernels']} kernels")
+
+
+@click.command()
+@project_option
+@board_option
+@json_option
+@handle_errors
+def build(project_dir: Path, board: str | None, as_json: bool) -> None:
+    """Every stage up to a compiled program for the board, with sizes (host: plus its selftest)."""
+    from ..target.build import build as do_build
+
+    p = load_project(project_dir)
+    r = do_build(p.cfg, p.build, board)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"board {r['board']}: model {r['model_hash']}, arena {r['arena_bytes']:,} B "
+               f"(TFLM {r['tflm_arena_bytes']:,} B), weights {r['weight_bytes']:,} B")
+    if "tokenizer" in r:
+        click.echo(f"tokenizer: {r['tokenizer']}, {r['tokenizer_vocab']:,} ids, {r['tokenizer_bytes']:,} B of tables")
+    if "binary" in r:
+        click.echo(f"{r['binary']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, bss {r['bss_bytes']:,} B\n"
+                   f"{r['selftest']}\nper token: {per_token_line(r)}")
+        return
+    if "firmware" in r:
+        click.echo(f"{r['firmware']}: text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, "
+                   f"bss {r['bss_bytes']:,} B (stack {r['stack_bytes']:,} B)")
+    else:
+        click.echo(f"runtime .text {r['runtime_text_bytes']:,} B, protocol {r['protocol_text_bytes']:,} B, "
+                   f"plan {r['plan_text_bytes']:,} B, model data {r['model_data_bytes']:,} B")
+    est = " (budget estimates the core's share)" if r["budget_is_estimate"] else ""
+    click.echo(f"flash {r['flash_bytes']:,} / {r['flash_budget_bytes']:,} B, "
+               f"RAM {r['ram_bytes']:,} / {r['ram_budget_bytes']:,} B: fits{est}")
+    click.echo(f"per token: {per_token_line(r)}")
+    if "sketch" in r:
+        click.echo(f"Arduino sketch: {r['sketch']} (arduino-cli {r['arduino_cli']})")
+
+
+@click.command()
+@project_option
+@board_option
+@click.option("--port", default=None, help="Serial port of the board (default: found by its USB ids).")
+@click.option("--drive", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="UF2 boards: the mounted bootloader drive (default: found by INFO_UF2.TXT).")
+@click.option("--method", default=None, help="Override the board's upload method (e.g. bossac).")
+@click.option("--stop", is_flag=True, help="Emulated boards: stop the running emulator.")
+@json_option
+@handle_errors
+def flash(project_dir: Path, board: str | None, port: str | None, drive: Path | None, method: str | None,
+          stop: bool, as_json: bool) -> None:
+    """Flash the built firmware (emulated boards: start QEMU and print its serial URL)."""
+    from ..target.deploy import flash as do_flash
+
+    p = load_project(project_dir)
+    r = do_flash(p.cfg, p.build, board, port, stop=stop, drive=drive, method=method)
+    if as_json:
+        emit_json(r)
+    elif r.get("method") == "qemu" and "url" in r:
+        click.echo(f"{r['board']}: QEMU pid {r['pid']} running {r['elf']}\nserial: {r['url']}")
+    elif "stopped" in r:
+        click.echo(f"{r['board']}: emulator {'stopped' if r['stopped'] else 'was not running'}")
+    else:
+        click.echo(f"{r.get('board', '')}: flashed with {r.get('method')} in {r.get('seconds', 0)} s")
+
+
+COMMANDS = (emit, build, flash)
