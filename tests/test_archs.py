@@ -97,3 +97,10 @@ def test_step_generation_follows_the_contract(step_quantized):
     assert a.ids == b.ids
     f = generate.generate(p.build, "set ", 20, int8=False)
     assert len(f.ids) == 20
+
+
+def test_the_data_stage_pads_documents_as_each_arch_reads_them():
+    """core/config.py's WINDOW_ARCHS (how many <pad>s lead a document) agrees with models.py."""
+    from toolchain.core.config import WINDOW_ARCHS
+
+    assert {n for n, a in models.ARCHS.items() if a.kind == "window"} == set(WINDOW_ARCHS)

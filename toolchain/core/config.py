@@ -148,6 +148,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
 }
 
 
+WINDOW_ARCHS = ("mlp",)  # [model] arch values that read a window of K ids (the rest step with state)
+
+
 @dataclass
 class Config:
     """A validated tlm.toml. `sections[name][field]` holds every field, defaults filled in."""
@@ -172,6 +175,13 @@ class Config:
 
     def teacher_path(self, key: str) -> Path:
         return self.root / self.sections["teacher"][key]
+
+    def document_pad(self) -> int:
+        """<pad> tokens the data stage puts before each document: a window model (mlp) reads the
+        last K ids, so K of them; a step model (gru, conv) one start step. Arch.kind in
+        train/models.py says which is which; tests/test_archs.py checks the two agree."""
+        m = self.sections["model"]
+        return m["context"] if m["arch"] in WINDOW_ARCHS else 1
 
     def documents(self) -> str:
         d = self.sections["data"]["documents"]

@@ -226,9 +226,7 @@ def stage_hash(cfg: Config) -> str:
     from . import recipes
 
     d = cfg["data"]
-    from ..train import models
-
-    inputs = {"data": d, "tokenizer": cfg["tokenizer"], "context": models.get(cfg["model"]["arch"]).pad(cfg["model"]),
+    inputs = {"data": d, "tokenizer": cfg["tokenizer"], "context": cfg.document_pad(),
               "documents": cfg.documents(), "recipes_version": recipes.__dict__.get("VERSION", 1),
               "files": [sha256_file(p) for p in cfg.corpus_paths()]}
     return hash_json(inputs)
@@ -239,9 +237,7 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
     out = build / "data"
     h = stage_hash(cfg)
     stamp = out / "stamp.json"
-    from ..train import models
-
-    context = models.get(cfg["model"]["arch"]).pad(cfg["model"])  # <pad>s before each document
+    context = cfg.document_pad()  # <pad>s before each document
     if stamp.is_file() and read_json(stamp).get("hash") == h and (out / "streams.npz").is_file():
         z = np.load(out / "streams.npz")
         comp = z["compositional"] if "compositional" in z.files else None
