@@ -1,6 +1,6 @@
 /* tlm_elementwise.c: the int8 elementwise kernels (ADD, SUB, MUL, LOGISTIC/TANH lookups,
  * requantize), bit-exact with TFLM's reference kernels. Every constant comes from
- * toolchain/plan.py; these loops only apply them. tlm_kernels.h states the arithmetic.
+ * toolchain/export/plan/; these loops only apply them. tlm_kernels.h states the arithmetic.
  */
 #include "tlm_kernels.h"
 

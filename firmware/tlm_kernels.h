@@ -2,7 +2,7 @@
  *
  * Each kernel is a pure function over raw pointers and a params struct: it knows nothing of
  * models, allocates nothing, keeps no state. Every quantization constant in the params comes
- * from the generator (toolchain/plan.py computes them as TFLM's Prepare functions do), and the
+ * from the generator (toolchain/export/plan/ computes them as TFLM's Prepare functions do), and the
  * arithmetic reproduces TFLM's reference kernels bit for bit (see docs/runtime.md).
  *
  * An optimized variant of a kernel (e.g. a Cortex-M DSP FULLY_CONNECTED) is a sibling .c file

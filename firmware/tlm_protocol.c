@@ -1,6 +1,6 @@
 /* tlm_protocol.c: the device side of the tlmc serial protocol, version 1.
  *
- * docs/protocol.md is the specification; toolchain/device.py is the host side. Every request
+ * docs/protocol.md is the specification; toolchain/link/client.py is the host side. Every request
  * line gets exactly one final line, OK or ERR; GEN streams TOK lines before its OK.
  */
 #include "tlm_protocol.h"
@@ -190,6 +190,18 @@ static long unescape(char *s) {
     return (long)(out - s);
 }
 
+/* The text after a command (GEN's prompt, CMD's utterance, TOKENIZE's text), unescaped in
+ * place: its length, or -1 after replying ERR bad-args about the text named `what`. */
+static long take_text(char *rest, const char *what) {
+    long n = unescape(rest);
+    if (n < 0) {
+        put("ERR bad-args bad escape in the ");
+        put(what);
+        put(" (use \\\\ \\n \\r \\t \\s \\xHH)\n");
+    }
+    return n;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Commands                                                                                  */
 
@@ -213,8 +225,9 @@ static void reply_text_err(TlmStatus st) {
     }
 }
 
-static void cmd_info(TlmProtocol *p) {
+static void cmd_info(TlmProtocol *p, char *rest) {
     const TlmModel *m = p->tlm->model;
+    (void)rest;
     put("OK proto=");
     put_u32(TLM_PROTOCOL_VERSION);
     put(" model=");
@@ -238,6 +251,12 @@ static void cmd_info(TlmProtocol *p) {
     put_kv("tokenize", 1u);         /* TOKENIZE is here (firmware before it does not say) */
     put_kv("piece_max", TLM_PIECE_MAX);
     put("\n");
+}
+
+static void cmd_reset(TlmProtocol *p, char *rest) {
+    (void)rest;
+    tlm_reset(p->tlm);
+    put("OK\n");
 }
 
 static void cmd_push(TlmProtocol *p, char *rest) {
@@ -352,6 +371,32 @@ static uint32_t counter_at_edge(void) {
     return u;
 }
 
+/* GEN and CMD: a fresh context holding `text`, then `suffix` (suffix_len bytes, may be 0).
+ * 0, or -1 after replying ERR when the tokenizer or the model refused them. */
+static int reset_and_push(TlmProtocol *p, const char *text, size_t len, const char *suffix, size_t suffix_len) {
+    tlm_reset(p->tlm);
+    TlmStatus st = tlm_push_text(p->tlm, text, len, NULL);
+    if (st == TLM_OK && suffix_len > 0) st = tlm_push_text(p->tlm, suffix, suffix_len, NULL);
+    if (st != TLM_OK) {
+        reply_text_err(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* GEN and CMD: generate with `g`, then *dt = the counter's ticks since t0. 0, or -1 after
+ * replying ERR model. */
+static int generate_timed(TlmProtocol *p, const TlmGenerate *g, TlmTokenFn on_token, void *user, uint32_t t0,
+                          uint32_t *dt) {
+    TlmStatus st = tlm_generate(p->tlm, g, on_token, user);
+    *dt = tlm_port_cycles() - t0;
+    if (st != TLM_OK) {
+        reply_err("model", tlm_status_text(st));
+        return -1;
+    }
+    return 0;
+}
+
 static int stream_token(int32_t id, void *user) {
     const TlmModel *m = (const TlmModel *)user;
     size_t len = 0;
@@ -373,24 +418,10 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
     if (take_int(&rest, "temp_milli", 0, 100000, &g.temp_milli) != 0) return;
     if (take_int(&rest, "top_k", 0, 65535, &g.top_k) != 0) return;
     if (*rest == ' ') rest++;               /* one separator; the prompt keeps its spaces */
-    long n = unescape(rest);
-    if (n < 0) {
-        reply_err("bad-args", "bad escape in the prompt (use \\\\ \\n \\r \\t \\s \\xHH)");
-        return;
-    }
-    tlm_reset(p->tlm);
-    TlmStatus pushed = tlm_push_text(p->tlm, rest, (size_t)n, NULL);
-    if (pushed != TLM_OK) {
-        reply_text_err(pushed);
-        return;
-    }
-    uint32_t t0 = counter_at_edge();
-    TlmStatus st = tlm_generate(p->tlm, &g, stream_token, (void *)p->tlm->model);
-    uint32_t dt = tlm_port_cycles() - t0;
-    if (st != TLM_OK) {
-        reply_err("model", tlm_status_text(st));
-        return;
-    }
+    long n = take_text(rest, "prompt");
+    if (n < 0 || reset_and_push(p, rest, (size_t)n, "", 0) != 0) return;
+    uint32_t dt;    /* of the generation alone */
+    if (generate_timed(p, &g, stream_token, (void *)p->tlm->model, counter_at_edge(), &dt) != 0) return;
     put("OK n=");
     put_i32(g.n_tokens);
     put_kv("cycles", dt);
@@ -416,7 +447,7 @@ static int collect_until_newline(int32_t id, void *user) {
     return d->complete;
 }
 
-/* The prompt is `utterance + " =>"` (toolchain/cmdparse.py prompt()): the separator without
+/* The prompt is `utterance + " =>"` (toolchain/quality/cmdparse.py prompt()): the separator without
  * its final space, which a word or BPE tokenizer makes part of the command's first token
  * (" oven"); the answer drops that one space again (cmdparse.command_text). The host encodes
  * the prompt as one text; pushing the utterance, then the separator, gives the same ids,
@@ -425,11 +456,8 @@ static void cmd_cmd(TlmProtocol *p, char *rest) {
     static const char separator[] = " =>";   /* recipes.SEPARATOR without its last space */
     TlmGenerate g = {.n_tokens = MAX_CMD_TOKENS, .seed = 1, .temp_milli = 0, .top_k = 0};  /* greedy */
     TlmCmdDecode d;
-    long n = unescape(rest);
-    if (n < 0) {
-        reply_err("bad-args", "bad escape in the utterance (use \\\\ \\n \\r \\t \\s \\xHH)");
-        return;
-    }
+    long n = take_text(rest, "utterance");
+    if (n < 0) return;
     if (n == 0) {
         reply_err("bad-args", "CMD takes an utterance: CMD turn the hallway lamp off");
         return;
@@ -438,19 +466,9 @@ static void cmd_cmd(TlmProtocol *p, char *rest) {
     d.n = 0;
     d.complete = 0;
     uint32_t t0 = counter_at_edge();
-    tlm_reset(p->tlm);
-    TlmStatus st = tlm_push_text(p->tlm, rest, (size_t)n, NULL);
-    if (st == TLM_OK) st = tlm_push_text(p->tlm, separator, sizeof separator - 1, NULL);
-    if (st == TLM_ERR_TEXT) {
-        reply_text_err(st);
-        return;
-    }
-    if (st == TLM_OK) st = tlm_generate(p->tlm, &g, collect_until_newline, &d);
-    uint32_t dt = tlm_port_cycles() - t0;
-    if (st != TLM_OK) {
-        reply_err("model", tlm_status_text(st));
-        return;
-    }
+    uint32_t dt;    /* of the pushes and the generation */
+    if (reset_and_push(p, rest, (size_t)n, separator, sizeof separator - 1) != 0) return;
+    if (generate_timed(p, &g, collect_until_newline, &d, t0, &dt) != 0) return;
     put("OK n=");
     put_i32(d.n);
     put_kv("complete", (uint32_t)d.complete);
@@ -494,11 +512,8 @@ static int put_id(int32_t id, void *user) {
 }
 
 static void cmd_tokenize(TlmProtocol *p, char *rest) {
-    long n = unescape(rest);
-    if (n < 0) {
-        reply_err("bad-args", "bad escape in the text (use \\\\ \\n \\r \\t \\s \\xHH)");
-        return;
-    }
+    long n = take_text(rest, "text");
+    if (n < 0) return;
     uint32_t count = 0;
     uint32_t t0 = counter_at_edge();
     TlmStatus st = tlm_encode(p->tlm->model, (const uint8_t *)rest, (size_t)n, count_id, &count);
@@ -559,7 +574,16 @@ static int word_is(const char *w, const char *cmd) {
     return *w == '\0' && *cmd == '\0';
 }
 
+typedef void (*TlmCommandFn)(TlmProtocol *p, char *rest);
+
 void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len) {
+    static const struct {
+        const char *name;
+        TlmCommandFn run;
+    } commands[] = {
+        {"INFO", cmd_info}, {"RESET", cmd_reset}, {"PUSH", cmd_push}, {"LOGITS", cmd_logits},
+        {"GEN", cmd_gen}, {"BENCH", cmd_bench}, {"CMD", cmd_cmd}, {"TOKENIZE", cmd_tokenize},
+    };
     line[len] = '\0';
     char *rest = line;
     if (memchr(line, '\0', len) != NULL) {
@@ -568,26 +592,13 @@ void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len) {
     }
     char *cmd = next_word(&rest);
     if (cmd == NULL) return;                 /* a blank line: no reply */
-    if (word_is(cmd, "INFO")) {
-        cmd_info(p);
-    } else if (word_is(cmd, "RESET")) {
-        tlm_reset(p->tlm);
-        put("OK\n");
-    } else if (word_is(cmd, "PUSH")) {
-        cmd_push(p, rest);
-    } else if (word_is(cmd, "LOGITS")) {
-        cmd_logits(p, rest);
-    } else if (word_is(cmd, "GEN")) {
-        cmd_gen(p, rest);
-    } else if (word_is(cmd, "BENCH")) {
-        cmd_bench(p, rest);
-    } else if (word_is(cmd, "CMD")) {
-        cmd_cmd(p, rest);
-    } else if (word_is(cmd, "TOKENIZE")) {
-        cmd_tokenize(p, rest);
-    } else {
-        reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN, BENCH, CMD or TOKENIZE");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (word_is(cmd, commands[i].name)) {
+            commands[i].run(p, rest);
+            return;
+        }
     }
+    reply_err("unknown-command", "try INFO, RESET, PUSH, LOGITS, GEN, BENCH, CMD or TOKENIZE");
 }
 
 void tlm_protocol_init(TlmProtocol *p, Tlm *tlm, const TlmDeviceInfo *info) {

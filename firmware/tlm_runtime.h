@@ -49,7 +49,7 @@ extern "C" {
 #define TLM_PIECE_MAX 256
 #endif
 
-/* docs/tokenizers.md is the contract; toolchain/tokenizer.py the host reference. */
+/* docs/tokenizers.md is the contract; toolchain/data/tokenizer.py the host reference. */
 typedef enum {
     TLM_TOKENIZER_CHAR = 0,         /* ids 2.. are Unicode characters (char_codes/char_ids) */
     TLM_TOKENIZER_BYTE = 1,         /* byte b is id b + 1 */

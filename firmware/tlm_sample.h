@@ -1,5 +1,5 @@
 /* tlm_sample.h: integer-only token sampling (docs/sampling.md), bit-exact with
- * toolchain/sampling.py: xorshift32, top-k, and exp() replaced by a 2^(-i/256) table.
+ * toolchain/export/sampling.py: xorshift32, top-k, and exp() replaced by a 2^(-i/256) table.
  *
  * Like the kernels, these functions keep no state of their own and allocate nothing: the
  * caller owns the PRNG state and passes the per-model constants in.

@@ -1,6 +1,8 @@
 /* tlm_fc_common.h: what the optimized FULLY_CONNECTED kernels (layout TLM_FC_PACKED4) share:
- * the argument checks, the output rescale, and the rare per-tensor weights zero point.
- * Private to kernels/tlm_fc_portable.c and kernels/tlm_fc_dsp.c.
+ * everything but the dot products. The argument checks and the layer's fields (fc_begin), the
+ * rare per-tensor weights zero point, a block's D % 4 tail columns (fc_add_tail), and the
+ * output rescale, clamp and store (fc_store). Private to kernels/tlm_fc_portable.c and
+ * kernels/tlm_fc_dsp.c.
  */
 #ifndef TLM_FC_COMMON_H
 #define TLM_FC_COMMON_H
@@ -66,26 +68,50 @@ FC_INLINE int32_t fc_rescale_down(int32_t acc, const TlmFcRow *row) {
     return (int32_t)(t >> 32) >> row->not_shift;
 }
 
-/* The output clamp of one layer, copied out of the params: the kernels store int8 outputs,
- * which may alias anything, so fields read through `p` would be reloaded for every row. */
+/* The fields of one layer the kernels use around the dot products, copied out of the params:
+ * the kernels store int8 outputs, which may alias anything, so fields read through `p` would
+ * be reloaded for every row. */
 typedef struct {
     const TlmFcRow *rows;       /* (C) */
+    int32_t out_features;       /* C */
     int32_t output_offset;
     int32_t act_min;
     int32_t act_max;
-} FcOutput;
+    uint32_t x_term;            /* fc_input_term: added to every row's dot product */
+} FcLayer;
 
-static inline FcOutput fc_output(const TlmFullyConnected *p) {
-    FcOutput o;
-    o.rows = p->rows;
-    o.output_offset = p->output_offset;
-    o.act_min = p->act_min;
-    o.act_max = p->act_max;
-    return o;
+/* The start of both kernels: TLM_OK and *l filled if p describes a layer they can run, else
+ * the status to return. */
+FC_INLINE TlmStatus fc_begin(const TlmFullyConnected *p, const int8_t *input, const int8_t *output, FcLayer *l) {
+    const TlmStatus status = fc_check(p, input, output);
+    if (status != TLM_OK) {
+        return status;
+    }
+    l->rows = p->rows;
+    l->out_features = p->out_features;
+    l->output_offset = p->output_offset;
+    l->act_min = p->act_min;
+    l->act_max = p->act_max;
+    l->x_term = fc_input_term(p, input);
+    return TLM_OK;
+}
+
+/* The end of a block's dot products: the D % 4 tail columns (stored row by row after the
+ * block's groups of four) and the input term. Returns the weights after the block. */
+FC_INLINE const int8_t *fc_add_tail(const int8_t *w, const int8_t *x, int32_t tail, uint32_t x_term, int32_t dot[4]) {
+    int32_t r;
+    int32_t t;
+    for (r = 0; r < 4; r++, w += tail) {
+        for (t = 0; t < tail; t++) {
+            dot[r] += w[t] * x[t];
+        }
+        dot[r] = (int32_t)((uint32_t)dot[r] + x_term);
+    }
+    return w;
 }
 
 /* output[c] from row c's dot product: bias, rescale, output zero point, clamp. */
-FC_INLINE void fc_store_row(const FcOutput *o, int32_t c, int32_t dot, int8_t *output) {
+FC_INLINE void fc_store_row(const FcLayer *o, int32_t c, int32_t dot, int8_t *output) {
     const TlmFcRow row = o->rows[c];
     const int32_t sum = (int32_t)((uint32_t)row.bias + (uint32_t)dot);  /* wraps as TFLM's int32 */
     int32_t out = row.not_shift >= 0 ? fc_rescale_down(sum, &row) : fc_rescale(sum, row.multiplier, ~row.not_shift);
@@ -95,8 +121,9 @@ FC_INLINE void fc_store_row(const FcOutput *o, int32_t c, int32_t dot, int8_t *o
     output[c] = (int8_t)out;
 }
 
-/* output[c .. c + n) from a block's dot products, n <= 4 (the last block may be short). */
-static inline void fc_store(const FcOutput *o, int32_t c, int32_t n, const int32_t *dot, int8_t *output) {
+/* output[c .. c + 4) from a block's dot products, fewer in the last block if C % 4 != 0. */
+static inline void fc_store(const FcLayer *o, int32_t c, const int32_t *dot, int8_t *output) {
+    const int32_t n = o->out_features - c < 4 ? o->out_features - c : 4;
     int32_t r;
     if (n == 4) {   /* straight-line: no loop per row */
         fc_store_row(o, c, dot[0], output);

@@ -65,8 +65,6 @@ static inline uint32_t load_word(const int8_t *p) {
 static const int8_t *fc_block_end(const int8_t *w, const int8_t *x, int32_t rest, int32_t tail, uint32_t x_term,
                                   int32_t dot[4]) {
     int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int32_t r;
-    int32_t t;
     for (; rest > 0; rest--) {
         FC_GROUP(w, x);
         w += 16;
@@ -76,21 +74,13 @@ static const int8_t *fc_block_end(const int8_t *w, const int8_t *x, int32_t rest
     dot[1] += s1 >> 8;
     dot[2] += s2 >> 8;
     dot[3] += s3 >> 8;
-    for (r = 0; r < 4; r++, w += tail) {
-        for (t = 0; t < tail; t++) {
-            dot[r] += w[t] * x[t];
-        }
-        dot[r] = (int32_t)((uint32_t)dot[r] + x_term);
-    }
-    return w;
+    return fc_add_tail(w, x, tail, x_term, dot);
 }
 
 /* by far the most time of a step is spent in this function */
 TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input, int8_t *output) {
-    const TlmStatus status = fc_check(p, input, output);
-    FcOutput o;
-    uint32_t x_term;
-    int32_t n_out;
+    FcLayer l;
+    const TlmStatus status = fc_begin(p, input, output, &l);
     int32_t iters;      /* of the unrolled loop: 8 groups, 32 inputs, 128 MACs */
     int32_t rest;       /* groups after those */
     int32_t tail;       /* columns after the groups */
@@ -99,14 +89,11 @@ TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input
     if (status != TLM_OK) {
         return status;
     }
-    o = fc_output(p);
-    x_term = fc_input_term(p, input);
-    n_out = p->out_features;
     iters = p->in_features / 32;
     rest = (p->in_features / 4) % 8;
     tail = p->in_features % 4;
     w = (const int8_t *)__builtin_assume_aligned(p->weights, 4);
-    for (c = 0; c < n_out; c += 4) {
+    for (c = 0; c < l.out_features; c += 4) {
         /* the rows' dot products: |dot| <= D * 2^14, no int32 overflow (the plan bounds D) */
         int32_t dot[4];
         const int8_t *x = input;
@@ -135,10 +122,10 @@ TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input
             dot[2] += s2 >> 8;
             dot[3] += s3 >> 8;
         }
-        if ((rest | tail | (int32_t)x_term) != 0) {
-            w = fc_block_end(w, x, rest, tail, x_term, dot);
+        if ((rest | tail | (int32_t)l.x_term) != 0) {
+            w = fc_block_end(w, x, rest, tail, l.x_term, dot);
         }
-        fc_store(&o, c, n_out - c < 4 ? n_out - c : 4, dot, output);
+        fc_store(&l, c, dot, output);
     }
     return TLM_OK;
 }

@@ -10,10 +10,8 @@
 
 /* by far the most time of a step is spent in this function */
 TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input, int8_t *output) {
-    const TlmStatus status = fc_check(p, input, output);
-    FcOutput o;
-    uint32_t x_term;
-    int32_t n_out;
+    FcLayer l;
+    const TlmStatus status = fc_begin(p, input, output, &l);
     int32_t groups;
     int32_t tail;
     const int8_t *w;
@@ -21,13 +19,10 @@ TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input
     if (status != TLM_OK) {
         return status;
     }
-    o = fc_output(p);
-    x_term = fc_input_term(p, input);
-    n_out = p->out_features;
     groups = p->in_features / 4;
     tail = p->in_features % 4;
     w = p->weights;
-    for (c = 0; c < n_out; c += 4) {
+    for (c = 0; c < l.out_features; c += 4) {
         /* the rows' dot products: |dot| <= D * 2^14, no int32 overflow (the plan bounds D) */
         int32_t dot[4];
         const int8_t *x = input;
@@ -43,14 +38,8 @@ TlmStatus tlm_fully_connected_s8(const TlmFullyConnected *p, const int8_t *input
                 dot[r] += w[4 * r] * x1 + w[4 * r + 1] * x0 + w[4 * r + 2] * x3 + w[4 * r + 3] * x2;
             }
         }
-        for (r = 0; r < 4; r++, w += tail) {   /* the D % 4 tail columns, row by row */
-            int32_t t;
-            for (t = 0; t < tail; t++) {
-                dot[r] += w[t] * x[t];
-            }
-            dot[r] = (int32_t)((uint32_t)dot[r] + x_term);
-        }
-        fc_store(&o, c, n_out - c < 4 ? n_out - c : 4, dot, output);
+        w = fc_add_tail(w, x, tail, l.x_term, dot);
+        fc_store(&l, c, dot, output);
     }
     return TLM_OK;
 }

@@ -4,8 +4,9 @@ The output folder is `build/<board id>/`. What `build` makes depends on the boar
 (boards are data, the code never names one):
 - `host`: the native program `tlm`, then its golden-vector selftest (the C runtime against
   TFLM's outputs); a failing selftest fails the build.
-- bare-metal ports (`mps2`, `microbit`): `firmware.elf`, linked with the port's start-up code
-  and linker script; flash and RAM (stack included) checked against the board's budget.
+- bare-metal ports (`mps2`, `microbit`): `firmware.elf`, linked with the shared Cortex-M
+  start-up and the port's linker script; flash and RAM (stack included) checked against the
+  board's budget.
 - `arduino`: a sketch folder for the Arduino IDE / arduino-cli, compiled with arduino-cli when
   present; without it, the runtime, protocol and model are cross-compiled to objects with the
   board's CPU flags and checked against the budget minus what the Arduino core takes.
@@ -25,7 +26,7 @@ from ..core.config import Config
 from ..core.errors import TlmcError, UsageError
 from ..core.paths import FIRMWARE
 
-BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with their own start-up code and linker script
+BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with a linker script (cross.py: + the shared start-up)
 SHRINK = "shrink the model in tlm.toml ([model] hidden, embed or context; [tokenizer] vocab_size or max_vocab)"
 SKETCH_STATICS_BYTES = 320  # the sketch's static Tlm (16 B) and TlmProtocol (256 B line + state)
 

@@ -5,9 +5,13 @@ arm-none-eabi-gcc, and size it.
                      CORE_FLAGS["cortex-m4f"], {"TLM_SEMIHOSTING": 1})
     info["flash"], info["ram"]      # bytes
 
-A port is a folder `firmware/ports/<port>/` holding its start-up code, port layer and linker
-script `<port>.ld`; every `.c` there is linked in, with `firmware/` on the include path
-(for tlm_port.h and the runtime headers).
+A bare-metal port is a folder `firmware/ports/<port>/` holding its linker script `<port>.ld`
+and its port layer (tlm_port.h: UART, counter, init, exit), plus whatever else is truly its
+own; every `.c` there is linked in. Every port also gets the Cortex-M start-up shared by all of
+them, `firmware/ports/cortex_m/` (vector table, reset handler, default handler and
+tlm_cortex_m_exit, the semihosting exit a port's tlm_port_exit ends with), so a new port
+writes no start-up code. On the include path: `firmware/` (tlm_port.h and the runtime
+headers) and `firmware/ports/cortex_m/` (cortex_m.h).
 
 C library: newlib-nano (`--specs=nano.specs`) without any system-call stubs. The runtime gets
 memcpy/memset and friends (gcc itself emits calls to them for struct copies and large zero
@@ -59,6 +63,9 @@ def tool(name: str) -> str:
     if path is None:
         raise UsageError(f"{name} not found on PATH; install it: {APT_INSTALL}")
     return path
+
+
+CORTEX_M = FIRMWARE / "ports" / "cortex_m"   # the start-up shared by the bare-metal ports
 
 
 def port_dir(port: str) -> Path:
@@ -137,8 +144,9 @@ def elf_sizes(elf: Path) -> dict[str, int]:
 
 def build_elf(port: str, sources: list[Path], include_dirs: list[Path], out: Path,
               cpu_flags: list[str], defines: dict, opt: str = "-Os") -> dict:
-    """Compile `sources` plus the port's own files for a core and link them with the port's
-    linker script into `out` (an ELF; a link map goes next to it as `<out>.map`).
+    """Compile `sources` plus the port's own files and the shared Cortex-M start-up for a core
+    and link them with the port's linker script into `out` (an ELF; a link map goes next to it
+    as `<out>.map`).
 
     `cpu_flags`: one of CORE_FLAGS' values; `defines`: {"NAME": value} -> -DNAME=value (None
     for a bare -DNAME); `opt`: the optimization flag. Returns {"elf", "map", "seconds",
@@ -148,8 +156,8 @@ def build_elf(port: str, sources: list[Path], include_dirs: list[Path], out: Pat
     cc = tool(CC)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    port_sources = sorted(folder.glob("*.c"))
-    includes = [f"-I{d}" for d in [*include_dirs, FIRMWARE]]
+    port_sources = [*sorted(folder.glob("*.c")), *sorted(CORTEX_M.glob("*.c"))]
+    includes = [f"-I{d}" for d in [*include_dirs, FIRMWARE, CORTEX_M]]
     map_file = out.with_suffix(out.suffix + ".map")
     flags = [*BASE_FLAGS, *cpu_flags, opt, *_define_flags(defines)]
     tmp = out.with_name(f".{out.name}.tmp")

@@ -54,6 +54,35 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 1;
 }
 
+/* The options that take a whole number: its range, and what usage() says when the value is
+ * not a number in it. */
+enum { OPT_BENCH, OPT_TOKENS, OPT_SEED, OPT_TOP_K, N_NUMBER_OPTIONS };
+
+typedef struct {
+    const char *name;
+    long lo;
+    long hi;
+    const char *why;
+} NumberOption;
+
+static const NumberOption number_options[N_NUMBER_OPTIONS] = {
+    [OPT_BENCH] = {"--bench", 1, 1000000000L, "--bench: expected a number of steps from 1"},
+    [OPT_TOKENS] = {"--tokens", 0, 100000000L, "--tokens: expected a number from 0"},
+    [OPT_SEED] = {"--seed", 0, 4294967295L, "--seed: expected a number from 0 to 4294967295"},
+    [OPT_TOP_K] = {"--top-k", 0, 1000000L, "--top-k: expected a number from 0 (all)"},
+};
+
+/* The number option `a` names (OPT_*), or -1. */
+static int number_option(const char *a) {
+    int k;
+    for (k = 0; k < N_NUMBER_OPTIONS; k++) {
+        if (strcmp(a, number_options[k].name) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
 static int fail(const char *what, TlmStatus status) {
     fprintf(stderr, "tlm: %s: %s\n", what, tlm_status_text(status));
     return 1;
@@ -298,35 +327,24 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        const int number = next != NULL ? number_option(a) : -1;
         if (strcmp(a, "--selftest") == 0 || strcmp(a, "--generate") == 0 || strcmp(a, "--logits") == 0 ||
             strcmp(a, "--info") == 0 || strcmp(a, "--serve") == 0) {
             mode = a;
-        } else if (strcmp(a, "--bench") == 0 && next != NULL) {
-            mode = a;
-            if (!parse_long(next, 1, 1000000000L, &bench_steps)) {
-                return usage("--bench: expected a number of steps from 1");
+        } else if (number >= 0) {
+            const NumberOption *o = &number_options[number];
+            if (!parse_long(next, o->lo, o->hi, &value)) {
+                return usage(o->why);
+            }
+            switch (number) {
+            case OPT_BENCH: mode = a; bench_steps = value; break;
+            case OPT_TOKENS: gen.n_tokens = (int32_t)value; break;
+            case OPT_SEED: gen.seed = (uint32_t)value; break;
+            default: gen.top_k = (int32_t)value; break;     /* OPT_TOP_K */
             }
             i++;
         } else if (strcmp(a, "--prompt") == 0 && next != NULL) {
             prompt = next;
-            i++;
-        } else if (strcmp(a, "--tokens") == 0 && next != NULL) {
-            if (!parse_long(next, 0, 100000000L, &value)) {
-                return usage("--tokens: expected a number from 0");
-            }
-            gen.n_tokens = (int32_t)value;
-            i++;
-        } else if (strcmp(a, "--seed") == 0 && next != NULL) {
-            if (!parse_long(next, 0, 4294967295L, &value)) {
-                return usage("--seed: expected a number from 0 to 4294967295");
-            }
-            gen.seed = (uint32_t)value;
-            i++;
-        } else if (strcmp(a, "--top-k") == 0 && next != NULL) {
-            if (!parse_long(next, 0, 1000000L, &value)) {
-                return usage("--top-k: expected a number from 0 (all)");
-            }
-            gen.top_k = (int32_t)value;
             i++;
         } else if (strcmp(a, "--temperature") == 0 && next != NULL) {
             char *end = NULL;

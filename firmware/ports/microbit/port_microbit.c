@@ -15,6 +15,7 @@
  */
 #include <stdint.h>
 
+#include "cortex_m.h"
 #include "tlm_port.h"
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
@@ -148,34 +149,6 @@ void tlm_port_init(void) {
     uart_init();
 }
 
-#ifndef TLM_SEMIHOSTING
-#define TLM_SEMIHOSTING 0
-#endif
-
 void tlm_port_exit(int code) {
-#if TLM_SEMIHOSTING
-    /* SYS_EXIT_EXTENDED (0x20): r1 points at {reason, subcode}; with reason
-     * ADP_Stopped_ApplicationExit (0x20026) QEMU exits with status `subcode`. Without
-     * semihosting the breakpoint raises a HardFault whose handler calls here again: that
-     * second call must not break again (a fault inside the HardFault handler locks the core
-     * up, which QEMU 7.2 treats as fatal and aborts on). */
-    static volatile uint32_t tried;
-    if (!tried) {
-        volatile uint32_t block[2];
-        tried = 1;
-        block[0] = 0x20026u;
-        block[1] = (uint32_t)code;
-        {   /* operands set right before the breakpoint, nothing in between */
-            register uint32_t r0 __asm__("r0") = 0x20u;
-            register volatile uint32_t *r1 __asm__("r1") = block;
-            __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-        }
-    }
-#else
-    (void)code;
-#endif
-    __asm__ volatile("cpsid i" ::: "memory");
-    for (;;) {
-        __asm__ volatile("wfi");
-    }
+    tlm_cortex_m_exit(code);    /* TIMER0 raises no interrupt: nothing to stop first */
 }
