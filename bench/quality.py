@@ -52,7 +52,7 @@ def main() -> int:
         print(f"{'val CE (nats)':18}{out['float_ce']:>10.4f}{out['int8_ce']:>10.4f}  ({out['ce_increase_pct']:+.2f}%)")
         print(f"{'perplexity':18}{out['float_ppl']:>10.3f}{out['int8_ppl']:>10.3f}")
         print(f"{'accuracy':18}{out['float_acc']:>10.4f}{out['int8_acc']:>10.4f}")
-        print(f"on {out['eval_windows']} validation windows; full-val float CE (Keras) {out['full_val_ce_float_keras']:.4f}")
+        print(f"on {out['eval_windows']} validation targets; full-val float CE (Keras) {out['full_val_ce_float_keras']:.4f}")
         print(f"model.tflite      {out['tflite_bytes']:,} B; TFLM arena {out['tflm_arena_bytes']:,} B")
         print(f"target int8 CE within 1% of float: {'met' if out['int8_within_1pct'] else 'MISSED'}")
     return 0

@@ -1,7 +1,7 @@
-"""Helpers for the step-model tests (docs/state.md): random GRU-like and dilated-conv-like step
-models written as plain tf.functions over constant weights, their full-int8 conversion with
-calibration data streamed through the float step, single-op flatbuffers with chosen
-quantization, and the reference loop that runs a step model in TFLM with its states carried.
+"""Helpers for the step-model tests (docs/state.md): toolchain.train.models' GRU and dilated-conv
+step functions over random weights, their full-int8 conversion with calibration data streamed
+through the float step, single-op flatbuffers with chosen quantization, and the reference loop
+that runs a step model in TFLM with its states carried.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from toolchain.export import plan
 from toolchain.export import quantize
 from toolchain.export import stream
 from toolchain.export import tflite_model
+from toolchain.train import models
 from toolchain.core.tfenv import tf as _tf
 
 
@@ -36,93 +37,43 @@ class StepModel:
         return plan.build(self.int8, self.name, signature=self.signature)
 
 
-def _const(rng: np.random.Generator, shape, std: float):
-    return _tf().constant(rng.normal(0, std, shape).astype(np.float32))
+def _random_weights(rng: np.random.Generator, shapes: dict, logits_gain: float) -> dict[str, np.ndarray]:
+    """Normal weights of the given shapes: embedding std 1, biases 0.3 (logits 0.5), kernels
+    1/sqrt(fan in), times 1.2 for recurrent ones and `logits_gain` for the logits."""
+    def std(name: str, shape) -> float:
+        if name == "embedding":
+            return 1.0
+        if name.endswith("/bias"):
+            return 0.5 if name.startswith("logits") else 0.3
+        gain = logits_gain if name.startswith("logits") else 1.2 if name.endswith("/recurrent") else 1.0
+        return gain / np.sqrt(shape[0])
+
+    return {k: rng.normal(0, std(k, s), s).astype(np.float32) for k, s in shapes.items()}
+
+
+def arch_step(rng: np.random.Generator, arch: str, vocab: int, embed: int, hidden: list[int], logits_gain: float):
+    """toolchain.train.models' step function of `arch` over random weights, and its states."""
+    a = models.get(arch)
+    m = {"arch": arch, "context": 1, "embed": embed, "hidden": list(hidden)}
+    return a.step_fn(_random_weights(rng, a.shapes(m, vocab), logits_gain), m), a.states(m)
 
 
 def gru_step(rng: np.random.Generator, vocab: int, embed: int, hidden: list[int]):
-    """A GRU step (Keras reset_after form), one FULLY_CONNECTED per gate and input, no slices:
-    z = s(x Wz + bz + h Uz + cz), r = s(x Wr + br + h Ur + cr), n = tanh(x Wn + bn + r (h Un + cn)),
-    h' = n + z (h - n); logits from the last layer. States: each layer's h, delay 1."""
-    tf = _tf()
-    emb = _const(rng, (vocab, embed), 1.0)
-    layers, width = [], embed
-    for h in hidden:
-        layers.append({g: (_const(rng, (width, h), 1 / np.sqrt(width)), _const(rng, (h,), 0.3),
-                           _const(rng, (h, h), 1.2 / np.sqrt(h)), _const(rng, (h,), 0.3)) for g in "zrn"})
-        width = h
-    wo, bo = _const(rng, (width, vocab), 2 / np.sqrt(width)), _const(rng, (vocab,), 0.5)
-    specs = [tf.TensorSpec([1, 1], tf.int32, name="token")]
-    specs += [tf.TensorSpec([1, h], tf.float32, name=f"h{i}") for i, h in enumerate(hidden)]
-
-    @tf.function(input_signature=specs)
-    def step(token, *hs):
-        x = tf.reshape(tf.gather(emb, token), [1, embed])
-        out = {}
-        for i, (g, h) in enumerate(zip(layers, hs)):
-            def fc(v, k, b):
-                return tf.matmul(v, k) + b
-            z = tf.sigmoid(fc(x, g["z"][0], g["z"][1]) + fc(h, g["z"][2], g["z"][3]))
-            r = tf.sigmoid(fc(x, g["r"][0], g["r"][1]) + fc(h, g["r"][2], g["r"][3]))
-            n = tf.tanh(fc(x, g["n"][0], g["n"][1]) + r * fc(h, g["n"][2], g["n"][3]))
-            x = n + z * (h - n)
-            out[f"s{i:02d}"] = x
-        out["a_logits"] = tf.matmul(x, wo) + bo
-        return out
-
-    return step, [(f"h{i}", h, 1) for i, h in enumerate(hidden)]
+    """A GRU step (Keras reset_after form, one FULLY_CONNECTED per gate and input; models.py's
+    gru). States: each layer's h, delay 1."""
+    return arch_step(rng, "gru", vocab, embed, hidden, 2.0)
 
 
-def conv_step(rng: np.random.Generator, vocab: int, embed: int, widths: list[int], dilations: list[int]):
-    """A dilated causal conv step: layer l reads its input now and `dilations[l]` steps ago
-    (a state), y = relu(W0 tap + W1 x + b), residual when the width stays. States: each
+def conv_step(rng: np.random.Generator, vocab: int, embed: int, widths: list[int]):
+    """A dilated causal conv step (models.py's conv): layer l reads its input now and 2**l steps
+    ago (a state), y = relu(W0 tap + W1 x + b), residual when the width stays. States: each
     layer's input, with that layer's delay."""
-    tf = _tf()
-    emb = _const(rng, (vocab, embed), 1.0)
-    layers, width = [], embed
-    for c in widths:
-        layers.append((_const(rng, (width, c), 1 / np.sqrt(width)), _const(rng, (width, c), 1 / np.sqrt(width)),
-                       _const(rng, (c,), 0.3), width, c))
-        width = c
-    wo, bo = _const(rng, (width, vocab), 0.5 / np.sqrt(width)), _const(rng, (vocab,), 0.5)
-    specs = [tf.TensorSpec([1, 1], tf.int32, name="token")]
-    specs += [tf.TensorSpec([1, w], tf.float32, name=f"tap{i}") for i, (_, _, _, w, _) in enumerate(layers)]
-
-    @tf.function(input_signature=specs)
-    def step(token, *taps):
-        x = tf.reshape(tf.gather(emb, token), [1, embed])
-        out = {}
-        for i, ((k_tap, k_now, b, w_in, w_out), tap) in enumerate(zip(layers, taps)):
-            out[f"s{i:02d}"] = x
-            y = tf.nn.relu(tf.matmul(tap, k_tap) + tf.matmul(x, k_now) + b)
-            x = x + y if w_in == w_out else y
-        out["a_logits"] = tf.matmul(x, wo) + bo
-        return out
-
-    states = []
-    width = embed
-    for i, (c, d) in enumerate(zip(widths, dilations)):
-        states.append((f"tap{i}", width, d))
-        width = c
-    return step, states
+    return arch_step(rng, "conv", vocab, embed, widths, 0.5)
 
 
 def step_signature(model: tflite_model.Model, states, vocab: int) -> dict:
     """docs/state.md's signature for a converted step function (toolchain.export.stream pairs them)."""
     return stream.signature_for(model, list(states), vocab)
-
-
-def _check_order(step, float_buf: bytes, states, rng) -> None:
-    """The float .tflite's outputs are the step function's sorted keys, in that order."""
-    tf = _tf()
-    xs = [np.array([[1]], np.int32)] + [rng.normal(0, 0.5, (1, w)).astype(np.float32) for _, w, _ in states]
-    want = step(*[tf.constant(x) for x in xs])
-    it = interp.litert(float_buf)
-    for d, x in zip(it.get_input_details(), xs):
-        it.set_tensor(d["index"], x)
-    it.invoke()
-    for d, key in zip(it.get_output_details(), sorted(want)):
-        assert np.allclose(it.get_tensor(d["index"]), want[key].numpy(), atol=1e-4), f"output order: {key}"
 
 
 def convert_step(name: str, step, states, vocab: int, rng: np.random.Generator, *, n_seq: int = 12,
@@ -133,7 +84,8 @@ def convert_step(name: str, step, states, vocab: int, rng: np.random.Generator, 
     get a wider range than their outputs: the runtime must requantize them."""
     tf = _tf()
     float_buf = quantize.convert(step, None)
-    _check_order(step, float_buf, states, rng)
+    f_sig = step_signature(tflite_model.parse(float_buf), states, vocab)
+    quantize.check_output_order(step, float_buf, f_sig, states)
     calib = []
     for _ in range(n_seq):
         hist = [[np.zeros((1, w), np.float32)] * d for _, w, d in states]
@@ -152,7 +104,7 @@ def convert_step(name: str, step, states, vocab: int, rng: np.random.Generator, 
 # ---------------------------------------------------------------------------------------------
 # The reference: TFLM, states carried per docs/state.md
 
-requantize = stream.requantize  # the reference arithmetic lives in toolchain/stream.py
+requantize = stream.requantize  # the reference arithmetic lives in toolchain/export/stream.py
 
 
 class TflmStepper(stream.StepRunner):

@@ -1,5 +1,5 @@
 """`CMD <utterance>`: the device's greedy parse of a commands-recipe utterance equals the host's
-int8 reference (toolchain/cmdparse.py), on the host build of a window and a step model, over
+int8 reference (toolchain/quality/cmdparse.py), on the host build of a window and a step model, over
 the pty as a board is tested; the HIL suite's `commands` case; held-out pairs from the streams."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def random_cmd_build(request, tmp_path_factory):
     else:
         from .state_helpers import convert_step, gru_step
 
-        rng = np.random.default_rng(5)
+        rng = np.random.default_rng(4)  # a seed whose GRU stops at LF for some utterances, not all
         m = convert_step("gru", *gru_step(rng, vocab, 6, [24]), vocab, rng, n_seq=4)
         int8, sig = m.int8, m.signature
         (bld / "quantize" / "signature.json").write_text(json.dumps(sig))

@@ -16,6 +16,7 @@ from toolchain.export import quantize
 from toolchain.export import sampling
 from toolchain.export import tflite_model
 from toolchain.train import loop as train
+from toolchain.train import metrics as train_metrics
 from toolchain.core.errors import ExportError, UsageError
 
 from .conftest import TINY, write_project
@@ -27,7 +28,8 @@ def test_training_lowers_the_loss_well_below_an_untrained_model(tiny_quantized):
     p, metrics, _ = tiny_quantized
     ds = data_mod.prepare(p.cfg, p.build)
     untrained = models.get("mlp").build(p.cfg["model"], ds.tokenizer.vocab_size)
-    before = train.evaluate_logits_fn(lambda x: untrained(x).numpy(), ds.val, ds.val_positions()[:2000], ds.context)
+    before = train_metrics.score_batches(lambda x: untrained(x).numpy(),
+                                         train.window_batches(ds.val, ds.val_positions()[:2000], ds.context))
     assert metrics["val_ce"] < 0.6 * before["ce"], (metrics["val_ce"], before["ce"])
     assert metrics["val_ce"] < 0.6 * math.log(ds.tokenizer.vocab_size)
     assert metrics["val_acc"] > 0.4

@@ -165,10 +165,10 @@ MODEL_SPECS = {
     # two layers, byte vocabulary; layer 1's state input calibrated on a 1.8x wider range than
     # its output gets: requantized feedback
     "gru2-requant": ("gru", 257, {"embed": 6, "hidden": [16, 20]}, {1: 1.8}),
-    # delays 1, 2, 4; a residual where the width stays
-    "conv": ("conv", 35, {"embed": 8, "widths": [12, 12, 16], "dilations": [1, 2, 4]}, None),
+    # delays 1, 2, 4 (models.py's conv dilates layer l by 2**l); a residual where the width stays
+    "conv": ("conv", 35, {"embed": 8, "widths": [12, 12, 16]}, None),
     # the delay-4 tap calibrated on half its range: requantized feedback that saturates
-    "conv-requant": ("conv", 35, {"embed": 8, "widths": [8, 8, 8], "dilations": [1, 2, 4]}, {2: 0.5}),
+    "conv-requant": ("conv", 35, {"embed": 8, "widths": [8, 8, 8]}, {2: 0.5}),
 }
 
 
@@ -178,7 +178,7 @@ def _make(name: str):
     if arch == "gru":
         step, states = gru_step(rng, vocab, sizes["embed"], sizes["hidden"])
     else:
-        step, states = conv_step(rng, vocab, sizes["embed"], sizes["widths"], sizes["dilations"])
+        step, states = conv_step(rng, vocab, sizes["embed"], sizes["widths"])
     return convert_step(name, step, states, vocab, rng, gains=gains)
 
 

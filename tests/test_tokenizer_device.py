@@ -2,7 +2,7 @@
 (Tokenizer.encode, HuggingFace tokenizers for word and bpe), id for id (docs/tokenizers.md).
 
 - the host build of the encoder, through a small driver over the generated tables: >= 10,000
-  probe strings (toolchain/tokcheck.py) per kind, char and byte with lowercasing on and off,
+  probe strings (toolchain/data/tokcheck.py) per kind, char and byte with lowercasing on and off,
   word and bpe trained on recipe lines (bpe also on tinyshakespeare when it is there);
   malformed UTF-8, adversarial BPE strings, <unk> for typos, the symbol-buffer limit;
 - the protocol's TOKENIZE and INFO on the host program (`tlm --serve`);

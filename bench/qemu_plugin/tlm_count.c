@@ -19,7 +19,7 @@
  * Under -icount shift=0 the firmware's SysTick counts the same instructions (40 per tick on
  * mps2), which bench/device.py checks.
  *
- * Build: gcc -shared -fPIC -O2 -o tlm_count.so tlm_count.c (toolchain/qemu_count.py does).
+ * Build: gcc -shared -fPIC -O2 -o tlm_count.so tlm_count.c (toolchain/target/icount.py does).
  */
 #include <inttypes.h>
 #include <stdio.h>

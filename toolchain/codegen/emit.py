@@ -288,7 +288,7 @@ def _context(p: plan_mod.Plan, tokenizer, golden, board_id: str, tflm_arena_byte
             if table is None:  # ops with the same input quantization share one table
                 table = f"tlm_op{s.op}_{s.function.lower()}"
                 arrays.append({**_array("int8_t", table, s.table, f"op {s.op} {s.function}: TFLM's int8 result for "
-                                        "inputs -128..127 (gemmlowp fixed point, toolchain/plan.py)"), "lookup": True})
+                                        "inputs -128..127 (gemmlowp fixed point, toolchain/export/plan/)"), "lookup": True})
             steps.append({"kind": "lookup", "op": s.op, "var": f"op{s.op}", "n": s.n, "table": table,
                           "in_at": s.input.offset, "out_at": s.out.offset,
                           "comment": f"op {s.op} {s.function} (table {table}): {_describe(s.input)} -> {_describe(s.out)}"})

@@ -136,7 +136,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "quantize": {
         "calibration_samples": Field(int, 500, _range(10, 100_000), "training windows for int8 calibration"),
-        "eval_samples": Field(int, 2000, _range(10, 1_000_000), "validation windows for the float vs int8 report"),
+        "eval_samples": Field(int, 20000, _range(10, 1_000_000),
+                              "first validation tokens the float vs int8 report scores (as tlmc eval --tokens does)"),
         "golden_vectors": Field(int, 200, _range(1, 100_000), "TFLM reference input/output pairs saved with the model"),
     },
     "board": {

@@ -5,7 +5,8 @@
    logits out, per-channel weights), calibrated on real training windows.
 2. Check the int8 flatbuffer: any float tensor left (the converter silently leaves float
    islands around ops without int8 kernels) is an export error naming the op.
-3. Report float vs int8 cross-entropy, perplexity and accuracy on validation windows (LiteRT).
+3. Report float vs int8 cross-entropy, perplexity and accuracy on the first `[quantize]
+   eval_samples` validation tokens, scored as `tlmc eval` scores (LiteRT; `tflite_metrics`).
 4. Load the int8 model in TFLM: a refused op fails here; record the arena TFLM needs.
 5. Save golden vectors: inputs and TFLM's int8 outputs, the ground truth for the C runtime.
 
@@ -16,20 +17,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..data import dataset as data_mod
 from . import interp
-from ..train import models
+from . import stream
 from . import tflite_model
 from ..train import loop as train_mod
+from ..train import metrics as metrics_mod
+from ..train import models
+from ..train import predict
 from ..core.config import Config
 from ..core.errors import ExportError
 from ..core.fsutil import (atomic_save_npz, atomic_write_bytes, atomic_write_json, captured_fds, hash_json,
                      read_json, sha256_bytes)
-from ..core.progress import log
 from ..core.tfenv import tf as _tf
 
 # Ops each architecture's int8 export may contain; anything else is an export error.
@@ -87,11 +90,37 @@ def dequantize(q: np.ndarray, t: tflite_model.Tensor) -> np.ndarray:
     return (q.astype(np.float64) - float(t.zero_point[0])) * float(t.scale[0])
 
 
+def _as_float(raw: np.ndarray, t: tflite_model.Tensor) -> np.ndarray:
+    """Logits of output tensor `t` as floats: dequantized if int8."""
+    return dequantize(raw, t) if t.dtype == "INT8" else np.asarray(raw, np.float64)
+
+
+def tflite_metrics(buf: bytes, sig: dict, val: np.ndarray, tokens: int, *,
+                   parts: dict[str, np.ndarray] | None = None, token_chars: np.ndarray | None = None) -> dict:
+    """CE / perplexity / accuracy (and `parts`, `token_chars` extras, see train.metrics) of a
+    float or int8 .tflite on LiteRT over the first `tokens` tokens of the validation stream:
+    each non-<pad> target predicted from its document so far (window models: the last K
+    tokens; step models with signature `sig`: streamed, states carried). The one int8 figure
+    of a project: `tlmc quantize` reports it, `tlmc eval` shows it."""
+    model = tflite_model.parse(buf)
+    if sig["kind"] == "step":
+        out_t = model.tensors[model.outputs[sig["logits_output"]]]
+        runner = stream.StepRunner(buf, sig, "litert")
+        pieces = stream.step_logits(runner, val, tokens, lambda raw: _as_float(raw, out_t))
+    else:
+        out_t = model.tensors[model.outputs[0]]
+        win = interp.Runner(buf, "litert")
+        lm = predict.FloatLM(lambda x, training=False: _as_float(win.batch(x), out_t), "window",
+                             int(model.tensors[model.inputs[0]].shape[-1]), int(out_t.shape[-1]), "tflite")
+        pieces = predict.stream_logits(lm, val, limit=tokens)
+    return metrics_mod.score_stream(pieces, val, parts, token_chars)
+
+
 def stage_hash(cfg: Config, build: Path) -> str:
     from ..train.distill import deployed_stage
 
     train_stamp = read_json(build / deployed_stage(cfg) / "stamp.json")["hash"]
-    return hash_json({"train": train_stamp, "quantize": cfg["quantize"], "v": 1})
+    return hash_json({"train": train_stamp, "quantize": cfg["quantize"], "v": 2})
 
 
 def sample_windows(stream: np.ndarray, positions: np.ndarray, context: int, n: int, seed: int):
@@ -140,13 +169,12 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     float_buf, int8_buf = quantize_weights(weights, m, calib)
     model = tflite_model.parse(int8_buf, "int8 model")
 
-    # float vs int8 on the same validation windows (LiteRT, one window at a time)
-    xv, yv = sample_windows(ds.val, ds.val_positions(), ds.context, q["eval_samples"], seed + 12)
+    # float vs int8 on the first eval_samples validation tokens, as `tlmc eval` scores them
+    n_eval = min(q["eval_samples"], len(ds.val))
+    f_metrics = tflite_metrics(float_buf, {"kind": "window"}, ds.val, n_eval)
+    q_metrics = tflite_metrics(int8_buf, {"kind": "window"}, ds.val, n_eval)
     out_t = model.tensors[model.outputs[0]]
-    f_run, q_run = interp.Runner(float_buf), interp.Runner(int8_buf)
-    f_metrics = _metrics(f_run.batch(xv).astype(np.float64), yv)
-    q_logits = q_run.batch(xv)
-    q_metrics = _metrics(dequantize(q_logits, out_t), yv)
+    q_run = interp.Runner(int8_buf)
 
     # TFLM: refuses or runs; the arena it needs; golden vectors from its reference kernels
     arena = interp.tflm_arena(int8_buf)
@@ -156,24 +184,34 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
 
     params, macs = arch.count(weights, m)
     report = {
-        "arch": m["arch"], "params": params, "macs_per_token": macs,
-        "float_ce": f_metrics["ce"], "int8_ce": q_metrics["ce"],
-        "float_ppl": f_metrics["ppl"], "int8_ppl": q_metrics["ppl"],
-        "float_acc": f_metrics["acc"], "int8_acc": q_metrics["acc"],
-        "ce_increase_pct": 100.0 * (q_metrics["ce"] / f_metrics["ce"] - 1.0),
-        "eval_windows": int(len(yv)),
-        "tflite_bytes": len(int8_buf), "float_tflite_bytes": len(float_buf),
-        "weight_bytes": int(sum(t.data.nbytes for t in model.tensors if t.is_const)),
-        "tflm_arena_bytes": arena["total"], "tflm_activation_bytes": arena.get("head", 0), "ops": model.op_names(),
-        "golden_vectors": int(len(gx)),
-        "litert_vs_tflm_bytes_differing": float((lite_vs_tflm != 0).mean()),
-        "litert_vs_tflm_max_lsb": int(np.abs(lite_vs_tflm).max()) if lite_vs_tflm.size else 0,
-        "model_hash": sha256_bytes(int8_buf)[:16],
-        "output_scale": float(out_t.scale[0]), "output_zero_point": int(out_t.zero_point[0]),
+        "arch": m["arch"], "params": params, "macs_per_token": macs, "golden_vectors": int(len(gx)),
+        **_report_figures(f_metrics, q_metrics, n_eval, "windows"),
+        **_report_model(float_buf, int8_buf, model, out_t, arena, lite_vs_tflm),
         "seconds": round(time.monotonic() - t0, 2),
     }
     _save(out, h, float_buf, int8_buf, gx.astype(np.int32), gy, report, {"kind": "window", "context": ds.context})
     return report
+
+
+def _report_figures(f: dict, q: dict, n_eval: int, how: str) -> dict[str, Any]:
+    """The float vs int8 quality keys of report.json (tflite_metrics' figures of each)."""
+    return {"float_ce": f["ce"], "int8_ce": q["ce"], "float_ppl": f["ppl"], "int8_ppl": q["ppl"],
+            "float_acc": f["acc"], "int8_acc": q["acc"], "ce_increase_pct": 100.0 * (q["ce"] / f["ce"] - 1.0),
+            "eval_windows": int(q["n"]), "eval_tokens": int(n_eval), "eval": how}
+
+
+def _report_model(float_buf: bytes, int8_buf: bytes, model: tflite_model.Model, out_t: tflite_model.Tensor,
+                  arena: dict, lite_vs_tflm: np.ndarray) -> dict[str, Any]:
+    """The size, TFLM and identity keys of report.json for the int8 `model`."""
+    return {
+        "tflite_bytes": len(int8_buf), "float_tflite_bytes": len(float_buf),
+        "weight_bytes": int(sum(t.data.nbytes for t in model.tensors if t.is_const)),
+        "tflm_arena_bytes": arena["total"], "tflm_activation_bytes": arena.get("head", 0), "ops": model.op_names(),
+        "litert_vs_tflm_bytes_differing": float((lite_vs_tflm != 0).mean()),
+        "litert_vs_tflm_max_lsb": int(np.abs(lite_vs_tflm).max()) if lite_vs_tflm.size else 0,
+        "model_hash": sha256_bytes(int8_buf)[:16],
+        "output_scale": float(out_t.scale[0]), "output_zero_point": int(out_t.zero_point[0]),
+    }
 
 
 def _save(out: Path, h: str, float_buf: bytes, int8_buf: bytes, gx, gy, report: dict, signature: dict) -> None:
@@ -186,7 +224,7 @@ def _save(out: Path, h: str, float_buf: bytes, int8_buf: bytes, gx, gy, report: 
     report["cached"] = False
 
 
-def _check_output_order(step, float_buf: bytes, sig: dict, states) -> None:
+def check_output_order(step, float_buf: bytes, sig: dict, states) -> None:
     """The converter orders outputs by the step function's (sorted) dict keys; states of equal
     width cannot be told apart by shape, so compare values on one random input."""
     tf = _tf()
@@ -213,15 +251,13 @@ def _doc_starts(stream: np.ndarray) -> np.ndarray:
 def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0: float) -> dict[str, Any]:
     """Quantize a step model (docs/state.md): calibrate on (token, states) recorded by streaming
     training text through the float model; evaluate float and int8 streaming; TFLM goldens."""
-    from . import stream
-
     q, m, seed = cfg["quantize"], cfg["model"], cfg["train"]["seed"]
     vocab = ds.tokenizer.vocab_size
     step = arch.step_fn(weights, m)
     float_buf = convert(step, None)
     f_model = tflite_model.parse(float_buf, "float model")
     f_sig = stream.signature_for(f_model, arch.states(m), vocab)
-    _check_output_order(step, float_buf, f_sig, arch.states(m))
+    check_output_order(step, float_buf, f_sig, arch.states(m))
     # calibration: real (token, state...) inputs, streamed through the float model
     f_run = stream.StepRunner(float_buf, f_sig, "litert")
     calib = []
@@ -245,10 +281,10 @@ def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0
     sig = stream.signature_for(model, arch.states(m), vocab)
     out_t = model.tensors[model.outputs[sig["logits_output"]]]
 
-    n_eval = q["eval_samples"]
-    f_metrics = stream.stream_metrics(stream.StepRunner(float_buf, f_sig, "litert"), ds.val, n_eval)
+    n_eval = min(q["eval_samples"], len(ds.val))
+    f_metrics = tflite_metrics(float_buf, f_sig, ds.val, n_eval)
+    q_metrics = tflite_metrics(int8_buf, sig, ds.val, n_eval)
     q_run = stream.StepRunner(int8_buf, sig, "litert")
-    q_metrics = stream.stream_metrics(q_run, ds.val, n_eval, lambda raw: dequantize(raw, out_t))
 
     arena = interp.tflm_arena(int8_buf)
     # golden sequences: <pad> then real text, TFLM logits after every step
@@ -265,33 +301,16 @@ def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0
     params, macs = arch.count(weights, m)
     report = {
         "arch": m["arch"], "kind": "step", "params": params, "macs_per_token": macs,
-        "float_ce": f_metrics["ce"], "int8_ce": q_metrics["ce"],
-        "float_ppl": f_metrics["ppl"], "int8_ppl": q_metrics["ppl"],
-        "float_acc": f_metrics["acc"], "int8_acc": q_metrics["acc"],
-        "ce_increase_pct": 100.0 * (q_metrics["ce"] / f_metrics["ce"] - 1.0),
-        "eval_windows": int(q_metrics["n"]), "eval": "streaming",
-        "tflite_bytes": len(int8_buf), "float_tflite_bytes": len(float_buf),
-        "weight_bytes": int(sum(t.data.nbytes for t in model.tensors if t.is_const)),
-        "tflm_arena_bytes": arena["total"], "tflm_activation_bytes": arena.get("head", 0), "ops": model.op_names(),
         "golden_vectors": int(gx.size), "golden_sequences": int(len(gx)),
         "state_bytes": int(sum(st[1] * st[2] for st in arch.states(m))),
         "requantized_states": q_run.requantized_states,
-        "litert_vs_tflm_bytes_differing": float((lite_vs_tflm != 0).mean()),
-        "litert_vs_tflm_max_lsb": int(np.abs(lite_vs_tflm).max()),
-        "model_hash": sha256_bytes(int8_buf)[:16],
-        "output_scale": float(out_t.scale[0]), "output_zero_point": int(out_t.zero_point[0]),
+        **_report_figures(f_metrics, q_metrics, n_eval, "streaming"),
+        **_report_model(float_buf, int8_buf, model, out_t, arena, lite_vs_tflm),
         "seconds": round(time.monotonic() - t0, 2),
     }
     atomic_write_json(out / "signature_float.json", f_sig)
     _save(out, h, float_buf, int8_buf, gx, gy, report, sig)
     return report
-
-
-def _metrics(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    ce = float(-logp[np.arange(len(y)), y].mean())
-    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": float((logits.argmax(axis=1) == y).mean())}
 
 
 def load_int8(build: Path) -> bytes:

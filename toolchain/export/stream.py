@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from . import interp
 from . import tflite_model
 from ..core.errors import TlmcError
+from ..data.tokenizer import PAD
 
 
 def read_signature(build: Path, name: str = "signature.json") -> dict:
@@ -23,11 +25,10 @@ def read_signature(build: Path, name: str = "signature.json") -> dict:
 
 def requantize(q: np.ndarray, scale_out: float, zp_out: int, scale_in: float, zp_in: int) -> np.ndarray:
     """int8 -> int8 in another quantization, with the runtime's rescale arithmetic."""
-    from .plan import multiply_by_quantized_multiplier, quantize_multiplier
+    from .plan.fixedpoint import quantize_multiplier, rescale_int8
 
     mult, shift = quantize_multiplier(float(scale_out) / float(scale_in))
-    out = [zp_in + multiply_by_quantized_multiplier(int(v) - zp_out, mult, shift) for v in q.reshape(-1)]
-    return np.clip(np.array(out, np.int64), -128, 127).astype(np.int8).reshape(q.shape)
+    return rescale_int8(q, -int(zp_out), int(zp_in), mult, shift).astype(np.int8)
 
 
 class StepRunner:
@@ -116,24 +117,27 @@ def signature_for(model: tflite_model.Model, arch_states: list[tuple[str, int, i
     return {"kind": "step", "token_input": tok[0], "logits_output": logits[0], "states": states}
 
 
-def stream_metrics(runner: StepRunner, stream: np.ndarray, n_steps: int, dequant=None) -> dict:
-    """Streaming CE / perplexity / accuracy over the first n_steps tokens of a token stream:
-    a <pad> starts a document (reset, then step 0); <pad> targets are not counted."""
-    total, correct, count = 0.0, 0, 0
-    n = min(n_steps, len(stream) - 1)
-    for t in range(n):
+def step_logits(runner: StepRunner, stream: np.ndarray, limit: int, dequant=None,
+                block: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (target positions, logits [n, V] float64) for every position 1 <= t < limit of
+    `stream` whose token is not <pad>, streamed as a device streams: a <pad> starts a document
+    (reset, then step it), each later token is stepped on the state so far. `dequant` turns a
+    raw int8 logits row into floats. The same positions as `train.predict.stream_logits`."""
+    n = min(int(limit), len(stream))
+    runner.reset()
+    pos: list[int] = []
+    rows: list[np.ndarray] = []
+    for t in range(n - 1):
         tok = int(stream[t])
-        if tok == 0:
+        if tok == PAD:
             runner.reset()
         raw = runner.step(tok)
-        target = int(stream[t + 1])
-        if target == 0:
+        if int(stream[t + 1]) == PAD:
             continue
-        z = dequant(raw) if dequant is not None else np.asarray(raw, np.float64)
-        z = z - z.max()
-        logp = z - np.log(np.exp(z).sum())
-        total -= float(logp[target])
-        correct += int(np.argmax(z) == target)
-        count += 1
-    ce = total / max(1, count)
-    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / max(1, count), "n": count}
+        pos.append(t + 1)
+        rows.append(dequant(raw) if dequant is not None else np.asarray(raw, np.float64))
+        if len(pos) == block:
+            yield np.array(pos, np.int64), np.stack(rows)
+            pos, rows = [], []
+    if pos:
+        yield np.array(pos, np.int64), np.stack(rows)

@@ -4,7 +4,9 @@ same validation tokens; with `--task commands`, exact-match parse accuracy on he
 Every model is scored on the same targets: each non-<pad> token among the first `tokens`
 tokens of the validation stream, predicted from what precedes it in its document (window
 models: the last K tokens; sequence models: the document so far, as a device streams it). The
-int8 entry is the quantize stage's model (TFLM-equal arithmetic is checked elsewhere; scoring
+int8 entry is the quantize stage's model scored by the function that gives `tlmc quantize` its
+int8 figure (`export.quantize.tflite_metrics`: with `--tokens` equal to `[quantize]
+eval_samples` the two numbers are one; TFLM-equal arithmetic is checked elsewhere, scoring
 uses LiteRT for speed). A parse is the greedy continuation of "<utterance> =>" up to the
 newline, compared with the true command; int8 parses use TFLM, exactly what a device answers.
 Held-out random utterances that occur word for word in training are not scored.
@@ -19,6 +21,7 @@ import numpy as np
 
 from ..data import dataset as data_mod
 from ..train import distill as distill_mod
+from ..train import metrics as metrics_mod
 from ..train import predict
 from ..train import loop as train_mod
 from ..core.config import Config
@@ -53,29 +56,10 @@ def _float_entry(cfg: Config, build: Path, name: str, vocab: int):
     return predict.load(out / "model.keras", vocab), ""
 
 
-def _int8_metrics(build: Path, val: np.ndarray, tokens: int, extra: dict) -> dict:
-    from ..export import interp
-    from ..export import stream
-    from ..export import tflite_model
-    from ..export.quantize import dequantize
-
-    buf = (build / "quantize" / "model.tflite").read_bytes()
-    model = tflite_model.parse(buf)
-    sig = stream.read_signature(build)
-    if sig["kind"] == "step":
-        out_t = model.tensors[model.outputs[sig["logits_output"]]]
-        runner = stream.StepRunner(buf, sig, "litert")
-        return stream.stream_metrics(runner, val, min(tokens, len(val)), lambda raw: dequantize(raw, out_t))
-    out_t = model.tensors[model.outputs[0]]
-    runner = interp.Runner(buf, "litert")
-    lm = predict.FloatLM(lambda x, training=False: dequantize(runner.batch(x), out_t), "window",
-                         int(model.tensors[model.inputs[0]].shape[-1]), int(out_t.shape[-1]), "int8")
-    return predict.metrics(lm, val, limit=tokens, **extra)
-
-
 def score_extras(cfg: Config, ds) -> dict:
-    """metrics() keywords every entry shares: characters per id (bits per character), and for
-    commands lines the utterance / command parts (CE of each, as the device sees them)."""
+    """Scorer keywords every entry shares (train.metrics): characters per id (bits per
+    character), and for commands lines the utterance / command parts (CE of each, as the
+    device sees them)."""
     tok = ds.tokenizer
     chars = np.array([len(tok.token_text(i).decode("utf-8", "replace")) for i in range(tok.vocab_size)], np.int64)
     extra: dict = {"token_chars": chars}
@@ -131,7 +115,10 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
             if not current:
                 entries[name], missing[name] = None, "not quantized: run 'tlmc quantize'"
                 continue
-            e = _int8_metrics(build, ds.val, tokens, extra)
+            from ..export import quantize, stream
+
+            e = quantize.tflite_metrics(quantize.load_int8(build), stream.read_signature(build), ds.val, tokens,
+                                        **extra)
             if sets:
                 from . import cmdparse
 
@@ -143,7 +130,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
             if lm is None:
                 entries[name], missing[name] = None, why
                 continue
-            e = predict.metrics(lm, ds.val, limit=tokens, **extra)
+            e = metrics_mod.score_stream(predict.stream_logits(lm, ds.val, limit=tokens), ds.val, **extra)
             for split, pairs in sets.items():
                 got = float_parses(lm, ds.tokenizer, [u for u, _ in pairs])
                 e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))

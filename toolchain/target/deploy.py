@@ -4,7 +4,7 @@
   loopback port, detached so it outlives the command; wait until the firmware answers INFO
   with this build's model hash; print the pyserial URL. `tlmc test` and `tlmc chat` find it
   without --port; `--stop` ends it.
-- real boards: toolchain/flash.py (arduino-cli, bossac, UF2, pyOCD).
+- real boards: toolchain/target/flash.py (arduino-cli, bossac, UF2, pyOCD).
 """
 
 from __future__ import annotations

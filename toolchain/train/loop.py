@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from ..data import dataset as data_mod
+from . import metrics as metrics_mod
 from . import models
 from ..core.config import Config
 from ..core.errors import TlmcError
@@ -53,20 +54,11 @@ def batch_indices(n: int, batch: int, seed: int, epoch: int, step_in_epoch: int)
     return _perm_cache[key][s:s + batch]
 
 
-def evaluate_logits_fn(logits_fn, ds_stream: np.ndarray, positions: np.ndarray, context: int,
-                       batch: int = 1024) -> dict:
-    """CE (nats), perplexity and next-token accuracy of a batched logits function."""
-    total_ce, correct = 0.0, 0
+def window_batches(stream: np.ndarray, positions: np.ndarray, context: int,
+                   batch: int = 1024) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(windows [b, context], targets [b]) for the target `positions`, `batch` at a time."""
     for s in range(0, len(positions), batch):
-        x, y = data_mod.windows(ds_stream, positions[s:s + batch], context)
-        logits = np.asarray(logits_fn(x), np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        total_ce += float(-logp[np.arange(len(y)), y].sum())
-        correct += int((logits.argmax(axis=1) == y).sum())
-    n = max(1, len(positions))
-    ce = total_ce / n
-    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / n, "n": int(len(positions))}
+        yield data_mod.windows(stream, positions[s:s + batch], context)
 
 
 def chunk_starts(stream: np.ndarray, seq_len: int) -> np.ndarray:
@@ -80,22 +72,13 @@ def sequences(stream: np.ndarray, starts: np.ndarray, seq_len: int) -> tuple[np.
     return stream[idx].astype(np.int32), stream[idx + 1].astype(np.int32)
 
 
-def evaluate_sequences(logits_fn, stream: np.ndarray, starts: np.ndarray, seq_len: int, batch: int = 64) -> dict:
-    """CE / perplexity / accuracy of a sequence model on chunks (each from a zero state);
-    <pad> targets are not counted. A streaming figure comes from `tlmc quantize`."""
-    total_ce, correct, count = 0.0, 0, 0
+def sequence_batches(stream: np.ndarray, starts: np.ndarray, seq_len: int,
+                     batch: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(sequences [b, seq_len], targets [b, seq_len]) of the chunks at `starts`, `batch` at a
+    time; a sequence model scores each chunk from a zero state (a streaming figure comes from
+    `tlmc quantize` and `tlmc eval`)."""
     for s in range(0, len(starts), batch):
-        x, y = sequences(stream, starts[s:s + batch], seq_len)
-        logits = np.asarray(logits_fn(x), np.float64)
-        logits -= logits.max(axis=-1, keepdims=True)
-        logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-        mask = y != 0
-        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-        total_ce += float(-(picked * mask).sum())
-        correct += int(((logits.argmax(axis=-1) == y) & mask).sum())
-        count += int(mask.sum())
-    ce = total_ce / max(1, count)
-    return {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / max(1, count), "n": count}
+        yield sequences(stream, starts[s:s + batch], seq_len)
 
 
 def eval_positions(positions: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
@@ -107,7 +90,7 @@ def eval_positions(positions: np.ndarray, limit: int, seed: int = 0) -> np.ndarr
 @dataclass
 class Job:
     """One training run: a model config and budget over a training stream, into `out`.
-    `soft` (distillation) holds top-k teacher logits per stream position (toolchain/distill.py)."""
+    `soft` (distillation) holds top-k teacher logits per stream position (toolchain/train/distill.py)."""
 
     name: str  # "train", "teacher", "distill": the log prefix
     out: Path
@@ -185,9 +168,9 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
         fn = lambda x: model(x, training=False).numpy()  # noqa: E731
         if step_model:
             starts = eval_positions(chunk_starts(stream, seq_len), max(1, limit // seq_len), seed)
-            return evaluate_sequences(fn, stream, starts, seq_len)
+            return metrics_mod.score_batches(fn, sequence_batches(stream, starts, seq_len))
         pos = data_mod.target_positions(stream, context)
-        return evaluate_logits_fn(fn, stream, eval_positions(pos, limit, seed), context)
+        return metrics_mod.score_batches(fn, window_batches(stream, eval_positions(pos, limit, seed), context))
     per_epoch, total = schedule(len(train_pos), t)
     lr = tf.keras.optimizers.schedules.CosineDecay(t["lr"], decay_steps=total, alpha=0.1)
     opt = tf.keras.optimizers.Adam(learning_rate=lr)

@@ -10,7 +10,7 @@ conv, attention) register here and the rest of the pipeline follows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,17 +30,90 @@ class Arch:
     step_fn: Callable[..., Any]  # (weights, model cfg, batch=1) -> tf.function; batch None: any rows
     count: Callable[[dict[str, np.ndarray], dict], tuple[int, int]]  # -> (params, MACs per token)
     shapes: Callable[[dict, int], dict[str, tuple[int, ...]]]  # (model cfg, vocab) -> weight shapes
-    kind: str = "window"
+    kind: str = "window"  # core.config.WINDOW_ARCHS lists the window archs for the data stage
     states: Callable[[dict], list[tuple[str, int, int]]] = lambda m: []
     deployable: bool = True  # False: a float teacher only (no int8 export)
-
-    def pad(self, m: dict) -> int:
-        """<pad> tokens before each document: K for a window, one start step for a step model."""
-        return m["context"] if self.kind == "window" else 1
 
     def estimate(self, m: dict, vocab: int) -> tuple[int, int]:
         """(params, MACs per token) from the config alone, before training."""
         return self.count({k: np.empty(s, np.int8) for k, s in self.shapes(m, vocab).items()}, m)
+
+
+# ---------------------------------------------------------------------------------------------
+# What every arch shares: embedding -> layers `<prefix>0..n` (one per width in m["hidden"]) ->
+# Dense(vocab) "logits". Weights are named `<prefix><i>/<part>`; the step models (docs/state.md)
+# share one frame: token and states in, {"a_logits", "s00", "s01", ...} out.
+
+def _layered_shapes(m: dict, vocab: int, prefix: str, layer: Callable[[int, int], dict], width: int) -> dict:
+    """Weight shapes: embedding, `layer(input width, layer width)`'s parts per layer, logits."""
+    shapes: dict[str, tuple[int, ...]] = {"embedding": (vocab, m["embed"])}
+    for i, h in enumerate(m["hidden"]):
+        shapes.update((f"{prefix}{i}/{part}", s) for part, s in layer(width, h).items())
+        width = h
+    shapes["logits/kernel"], shapes["logits/bias"] = (width, vocab), (vocab,)
+    return shapes
+
+
+def _layered_weights(model, prefix: str, parts: Sequence[str], split=lambda ws: ws) -> dict[str, np.ndarray]:
+    """embedding, `<prefix>0..n/<part>` (each layer's get_weights(), `split` into `parts`) and
+    logits, by name."""
+    w = {"embedding": model.get_layer("embedding").get_weights()[0]}
+    i = 0
+    while True:
+        try:
+            layer = model.get_layer(f"{prefix}{i}")
+        except ValueError:
+            break
+        w.update((f"{prefix}{i}/{part}", v) for part, v in zip(parts, split(layer.get_weights()), strict=True))
+        i += 1
+    w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
+    return {k: np.asarray(v, np.float32) for k, v in w.items()}
+
+
+def _n_layers(w: dict[str, np.ndarray], prefix: str) -> int:
+    n = 0
+    while f"{prefix}{n}/bias" in w:
+        n += 1
+    return n
+
+
+def _sequence_build(m: dict, vocab: int, name: str, layer: Callable[..., Any]):
+    """[B, T] ids -> [B, T, V] logits; `layer(keras, i, width, x)` applies layer i."""
+    keras = _tf().keras
+    ids = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab, m["embed"], name="embedding")(ids)
+    for i, h in enumerate(m["hidden"]):
+        x = layer(keras, i, h, x)
+    out = keras.layers.Dense(vocab, name="logits")(x)
+    return keras.Model(ids, out, name=name)
+
+
+def _state_step(w: dict[str, np.ndarray], batch: int | None, states: list[tuple[str, int]], layers: Callable):
+    """A step graph: `token` [batch, 1] and the (name, width) state inputs in; the embedding
+    row through `layers(x, states) -> (x, new states)`; state i's new value out as "s<i>", the
+    logits as "a_logits" (the converter orders outputs by key)."""
+    tf = _tf()
+    emb = tf.constant(w["embedding"])
+    e = w["embedding"].shape[1]
+    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
+    specs += [tf.TensorSpec([batch, width], tf.float32, name=name) for name, width in states]
+    wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
+    rows = batch or -1
+
+    @tf.function(input_signature=specs)
+    def step(token, *state):
+        x, new = layers(tf.reshape(tf.gather(emb, token), [rows, e]), state)
+        out = {f"s{i:02d}": v for i, v in enumerate(new)}
+        out["a_logits"] = tf.matmul(x, wo) + bo
+        return out
+
+    return step
+
+
+def _matmul_count(w: dict[str, np.ndarray], m: dict) -> tuple[int, int]:
+    params = sum(int(v.size) for k, v in w.items())
+    macs = sum(int(v.size) for k, v in w.items() if k.endswith(("/kernel", "/recurrent", "/tap", "/now")))
+    return params, macs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,17 +134,7 @@ def _mlp_build(m: dict, vocab: int):
 
 
 def _mlp_weights(model) -> dict[str, np.ndarray]:
-    w = {"embedding": model.get_layer("embedding").get_weights()[0]}
-    i = 0
-    while True:
-        try:
-            layer = model.get_layer(f"hidden{i}")
-        except ValueError:
-            break
-        w[f"hidden{i}/kernel"], w[f"hidden{i}/bias"] = layer.get_weights()
-        i += 1
-    w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
-    return {k: np.asarray(v, np.float32) for k, v in w.items()}
+    return _layered_weights(model, "hidden", ("kernel", "bias"))
 
 
 def _mlp_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
@@ -79,11 +142,8 @@ def _mlp_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     k = m["context"]
     e = w["embedding"].shape[1]
     emb = tf.constant(w["embedding"])
-    layers = []
-    i = 0
-    while f"hidden{i}/kernel" in w:
-        layers.append((tf.constant(w[f"hidden{i}/kernel"]), tf.constant(w[f"hidden{i}/bias"]), True))
-        i += 1
+    layers = [(tf.constant(w[f"hidden{i}/kernel"]), tf.constant(w[f"hidden{i}/bias"]), True)
+              for i in range(_n_layers(w, "hidden"))]
     layers.append((tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"]), False))
 
     rows = batch or -1
@@ -101,20 +161,9 @@ def _mlp_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     return step
 
 
-def _mlp_count(w: dict[str, np.ndarray], m: dict) -> tuple[int, int]:
-    params = sum(int(v.size) for v in w.values())
-    macs = sum(int(v.size) for k, v in w.items() if k.endswith("/kernel"))
-    return params, macs
-
-
 def _mlp_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {"embedding": (vocab, m["embed"])}
-    width = m["context"] * m["embed"]
-    for i, h in enumerate(m["hidden"]):
-        shapes[f"hidden{i}/kernel"], shapes[f"hidden{i}/bias"] = (width, h), (h,)
-        width = h
-    shapes["logits/kernel"], shapes["logits/bias"] = (width, vocab), (vocab,)
-    return shapes
+    return _layered_shapes(m, vocab, "hidden", lambda i, h: {"kernel": (i, h), "bias": (h,)},
+                           m["context"] * m["embed"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,77 +172,44 @@ def _mlp_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
 #   n = tanh(x Wn + bn + r * (h Un + cn))   h' = n + z * (h - n)
 # The step graph uses one FULLY_CONNECTED per gate and input (no STRIDED_SLICE), state h per layer.
 
+_RECURRENT = ("kernel", "recurrent", "bias")
+
+
 def _gru_build(m: dict, vocab: int):
-    tf = _tf()
-    keras = tf.keras
-    ids = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab, m["embed"], name="embedding")(ids)
-    for i, h in enumerate(m["hidden"]):
-        x = keras.layers.GRU(h, return_sequences=True, reset_after=True, name=f"gru{i}")(x)
-    out = keras.layers.Dense(vocab, name="logits")(x)
-    return keras.Model(ids, out, name="gru")
-
-
-def _recurrent_weights(model, prefix: str) -> dict[str, np.ndarray]:
-    """embedding, `<prefix>0..n` (kernel, recurrent, bias each) and logits, by name."""
-    w = {"embedding": model.get_layer("embedding").get_weights()[0]}
-    i = 0
-    while True:
-        try:
-            layer = model.get_layer(f"{prefix}{i}")
-        except ValueError:
-            break
-        w[f"{prefix}{i}/kernel"], w[f"{prefix}{i}/recurrent"], w[f"{prefix}{i}/bias"] = layer.get_weights()
-        i += 1
-    w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
-    return {k: np.asarray(v, np.float32) for k, v in w.items()}
+    return _sequence_build(m, vocab, "gru", lambda keras, i, h, x: keras.layers.GRU(
+        h, return_sequences=True, reset_after=True, name=f"gru{i}")(x))
 
 
 def _gru_weights(model) -> dict[str, np.ndarray]:
-    return _recurrent_weights(model, "gru")
-
-
-def _gru_layers(w: dict[str, np.ndarray]) -> int:
-    n = 0
-    while f"gru{n}/kernel" in w:
-        n += 1
-    return n
+    return _layered_weights(model, "gru", _RECURRENT)
 
 
 def _gru_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     tf = _tf()
-    widths = [w[f"gru{i}/recurrent"].shape[0] for i in range(_gru_layers(w))]
-    emb = tf.constant(w["embedding"])
-    e = w["embedding"].shape[1]
+    widths = [w[f"gru{i}/recurrent"].shape[0] for i in range(_n_layers(w, "gru"))]
     layers = []
     for i, h in enumerate(widths):
-        k, u, b = w[f"gru{i}/kernel"], w[f"gru{i}/recurrent"], w[f"gru{i}/bias"]
+        k, u, b = (w[f"gru{i}/{part}"] for part in _RECURRENT)
         gates = {}
         for g, name in enumerate(("z", "r", "n")):
             sl = slice(g * h, (g + 1) * h)
             gates[name] = (tf.constant(k[:, sl]), tf.constant(b[0, sl]), tf.constant(u[:, sl]), tf.constant(b[1, sl]))
         layers.append(gates)
-    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
-    specs += [tf.TensorSpec([batch, h], tf.float32, name=f"h{i}") for i, h in enumerate(widths)]
-    wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
-    rows = batch or -1
 
-    @tf.function(input_signature=specs)
-    def step(token, *hs):
-        x = tf.reshape(tf.gather(emb, token), [rows, e])
-        out = {}
-        for i, (g, h) in enumerate(zip(layers, hs)):
-            def fc(v, kern, bias):
-                return tf.matmul(v, kern) + bias
+    def fc(v, kern, bias):
+        return tf.matmul(v, kern) + bias
+
+    def cells(x, hs):
+        new = []
+        for g, h in zip(layers, hs):
             z = tf.sigmoid(fc(x, g["z"][0], g["z"][1]) + fc(h, g["z"][2], g["z"][3]))
             r = tf.sigmoid(fc(x, g["r"][0], g["r"][1]) + fc(h, g["r"][2], g["r"][3]))
             n = tf.tanh(fc(x, g["n"][0], g["n"][1]) + r * fc(h, g["n"][2], g["n"][3]))
             x = n + z * (h - n)
-            out[f"s{i:02d}"] = x
-        out["a_logits"] = tf.matmul(x, wo) + bo
-        return out
+            new.append(x)
+        return x, new
 
-    return step
+    return _state_step(w, batch, [(f"h{i}", h) for i, h in enumerate(widths)], cells)
 
 
 def _gru_states(m: dict) -> list[tuple[str, int, int]]:
@@ -201,19 +217,8 @@ def _gru_states(m: dict) -> list[tuple[str, int, int]]:
 
 
 def _gru_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {"embedding": (vocab, m["embed"])}
-    width = m["embed"]
-    for i, h in enumerate(m["hidden"]):
-        shapes[f"gru{i}/kernel"], shapes[f"gru{i}/recurrent"], shapes[f"gru{i}/bias"] = (width, 3 * h), (h, 3 * h), (2, 3 * h)
-        width = h
-    shapes["logits/kernel"], shapes["logits/bias"] = (width, vocab), (vocab,)
-    return shapes
-
-
-def _matmul_count(w: dict[str, np.ndarray], m: dict) -> tuple[int, int]:
-    params = sum(int(v.size) for k, v in w.items())
-    macs = sum(int(v.size) for k, v in w.items() if k.endswith(("/kernel", "/recurrent", "/tap", "/now")))
-    return params, macs
+    return _layered_shapes(m, vocab, "gru", lambda i, h: dict(zip(_RECURRENT, ((i, 3 * h), (h, 3 * h), (2, 3 * h)))),
+                           m["embed"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,61 +232,35 @@ def _conv_dilations(m: dict) -> list[int]:
 
 
 def _conv_build(m: dict, vocab: int):
-    tf = _tf()
-    keras = tf.keras
-    ids = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab, m["embed"], name="embedding")(ids)
-    width = m["embed"]
-    for i, (c, d) in enumerate(zip(m["hidden"], _conv_dilations(m))):
-        y = keras.layers.Conv1D(c, 2, dilation_rate=d, padding="causal", activation="relu", name=f"conv{i}")(x)
-        x = keras.layers.Add(name=f"res{i}")([x, y]) if c == width else y
-        width = c
-    out = keras.layers.Dense(vocab, name="logits")(x)
-    return keras.Model(ids, out, name="conv")
+    dilations = _conv_dilations(m)
+
+    def layer(keras, i, c, x):
+        y = keras.layers.Conv1D(c, 2, dilation_rate=dilations[i], padding="causal", activation="relu",
+                                name=f"conv{i}")(x)
+        return keras.layers.Add(name=f"res{i}")([x, y]) if c == x.shape[-1] else y
+
+    return _sequence_build(m, vocab, "conv", layer)
 
 
 def _conv_weights(model) -> dict[str, np.ndarray]:
-    w = {"embedding": model.get_layer("embedding").get_weights()[0]}
-    i = 0
-    while True:
-        try:
-            layer = model.get_layer(f"conv{i}")
-        except ValueError:
-            break
-        kernel, bias = layer.get_weights()  # kernel [2, in, out]: [0] reads x[t - d], [1] reads x[t]
-        w[f"conv{i}/tap"], w[f"conv{i}/now"], w[f"conv{i}/bias"] = kernel[0], kernel[1], bias
-        i += 1
-    w["logits/kernel"], w["logits/bias"] = model.get_layer("logits").get_weights()
-    return {k: np.asarray(v, np.float32) for k, v in w.items()}
+    # kernel [2, in, out]: [0] reads x[t - d], [1] reads x[t]
+    return _layered_weights(model, "conv", ("tap", "now", "bias"), lambda kb: (kb[0][0], kb[0][1], kb[1]))
 
 
 def _conv_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     tf = _tf()
-    emb = tf.constant(w["embedding"])
-    e = w["embedding"].shape[1]
-    layers = []
-    i = 0
-    while f"conv{i}/tap" in w:
-        layers.append((tf.constant(w[f"conv{i}/tap"]), tf.constant(w[f"conv{i}/now"]), tf.constant(w[f"conv{i}/bias"]),
-                       w[f"conv{i}/tap"].shape[0]))
-        i += 1
-    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
-    specs += [tf.TensorSpec([batch, width], tf.float32, name=f"tap{j}") for j, (_, _, _, width) in enumerate(layers)]
-    wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
-    rows = batch or -1
+    layers = [(tf.constant(w[f"conv{i}/tap"]), tf.constant(w[f"conv{i}/now"]), tf.constant(w[f"conv{i}/bias"]),
+               w[f"conv{i}/tap"].shape[0]) for i in range(_n_layers(w, "conv"))]
 
-    @tf.function(input_signature=specs)
-    def step(token, *taps):
-        x = tf.reshape(tf.gather(emb, token), [rows, e])
-        out = {}
-        for j, ((k_tap, k_now, b, width), tap) in enumerate(zip(layers, taps)):
-            out[f"s{j:02d}"] = x  # this layer's input now: read back d_j steps later as tap j
+    def cells(x, taps):
+        new = []
+        for (k_tap, k_now, b, width), tap in zip(layers, taps):
+            new.append(x)  # this layer's input now: read back d_j steps later as tap j
             y = tf.nn.relu(tf.matmul(tap, k_tap) + tf.matmul(x, k_now) + b)
             x = x + y if y.shape[-1] == width else y
-        out["a_logits"] = tf.matmul(x, wo) + bo
-        return out
+        return x, new
 
-    return step
+    return _state_step(w, batch, [(f"tap{j}", width) for j, (*_, width) in enumerate(layers)], cells)
 
 
 def _conv_states(m: dict) -> list[tuple[str, int, int]]:
@@ -290,13 +269,7 @@ def _conv_states(m: dict) -> list[tuple[str, int, int]]:
 
 
 def _conv_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {"embedding": (vocab, m["embed"])}
-    width = m["embed"]
-    for i, c in enumerate(m["hidden"]):
-        shapes[f"conv{i}/tap"], shapes[f"conv{i}/now"], shapes[f"conv{i}/bias"] = (width, c), (width, c), (c,)
-        width = c
-    shapes["logits/kernel"], shapes["logits/bias"] = (width, vocab), (vocab,)
-    return shapes
+    return _layered_shapes(m, vocab, "conv", lambda i, c: {"tap": (i, c), "now": (i, c), "bias": (c,)}, m["embed"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,50 +277,31 @@ def _conv_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
 # order i, f, c, o:  c' = f * c + i * tanh(x Wc + h Uc + bc),  h' = o * tanh(c').
 
 def _lstm_build(m: dict, vocab: int):
-    tf = _tf()
-    keras = tf.keras
-    ids = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab, m["embed"], name="embedding")(ids)
-    for i, h in enumerate(m["hidden"]):
-        x = keras.layers.LSTM(h, return_sequences=True, name=f"lstm{i}")(x)
-    out = keras.layers.Dense(vocab, name="logits")(x)
-    return keras.Model(ids, out, name="lstm")
+    return _sequence_build(m, vocab, "lstm", lambda keras, i, h, x: keras.layers.LSTM(
+        h, return_sequences=True, name=f"lstm{i}")(x))
 
 
 def _lstm_weights(model) -> dict[str, np.ndarray]:
-    return _recurrent_weights(model, "lstm")
+    return _layered_weights(model, "lstm", _RECURRENT)
 
 
 def _lstm_step(w: dict[str, np.ndarray], m: dict, batch: int | None = 1):
     tf = _tf()
-    n = 0
-    while f"lstm{n}/kernel" in w:
-        n += 1
-    emb = tf.constant(w["embedding"])
-    e = w["embedding"].shape[1]
-    layers = [(tf.constant(w[f"lstm{i}/kernel"]), tf.constant(w[f"lstm{i}/recurrent"]), tf.constant(w[f"lstm{i}/bias"]))
-              for i in range(n)]
+    n = _n_layers(w, "lstm")
+    layers = [tuple(tf.constant(w[f"lstm{i}/{part}"]) for part in _RECURRENT) for i in range(n)]
     widths = [w[f"lstm{i}/recurrent"].shape[0] for i in range(n)]
-    specs = [tf.TensorSpec([batch, 1], tf.int32, name="token")]
-    for i, h in enumerate(widths):
-        specs += [tf.TensorSpec([batch, h], tf.float32, name=f"h{i}"), tf.TensorSpec([batch, h], tf.float32, name=f"c{i}")]
-    wo, bo = tf.constant(w["logits/kernel"]), tf.constant(w["logits/bias"])
-    rows = batch or -1
 
-    @tf.function(input_signature=specs)
-    def step(token, *hc):
-        x = tf.reshape(tf.gather(emb, token), [rows, e])
-        out = {}
+    def cells(x, hc):
+        new = []
         for i, (k, u, b) in enumerate(layers):
             h, c = hc[2 * i], hc[2 * i + 1]
             gi, gf, gc, go = tf.split(tf.matmul(x, k) + tf.matmul(h, u) + b, 4, axis=-1)
             c = tf.sigmoid(gf) * c + tf.sigmoid(gi) * tf.tanh(gc)
             x = tf.sigmoid(go) * tf.tanh(c)
-            out[f"s{2 * i:02d}"], out[f"s{2 * i + 1:02d}"] = x, c
-        out["a_logits"] = tf.matmul(x, wo) + bo
-        return out
+            new += [x, c]
+        return x, new
 
-    return step
+    return _state_step(w, batch, [s for i, h in enumerate(widths) for s in ((f"h{i}", h), (f"c{i}", h))], cells)
 
 
 def _lstm_states(m: dict) -> list[tuple[str, int, int]]:
@@ -355,19 +309,14 @@ def _lstm_states(m: dict) -> list[tuple[str, int, int]]:
 
 
 def _lstm_shapes(m: dict, vocab: int) -> dict[str, tuple[int, ...]]:
-    shapes: dict[str, tuple[int, ...]] = {"embedding": (vocab, m["embed"])}
-    width = m["embed"]
-    for i, h in enumerate(m["hidden"]):
-        shapes[f"lstm{i}/kernel"], shapes[f"lstm{i}/recurrent"], shapes[f"lstm{i}/bias"] = (width, 4 * h), (h, 4 * h), (4 * h,)
-        width = h
-    shapes["logits/kernel"], shapes["logits/bias"] = (width, vocab), (vocab,)
-    return shapes
+    return _layered_shapes(m, vocab, "lstm", lambda i, h: dict(zip(_RECURRENT, ((i, 4 * h), (h, 4 * h), (4 * h,)))),
+                           m["embed"])
 
 
 ARCHS: dict[str, Arch] = {
     "gru": Arch("gru", _gru_build, _gru_weights, _gru_step, _matmul_count, _gru_shapes, "step", _gru_states),
     "conv": Arch("conv", _conv_build, _conv_weights, _conv_step, _matmul_count, _conv_shapes, "step", _conv_states),
-    "mlp": Arch("mlp", _mlp_build, _mlp_weights, _mlp_step, _mlp_count, _mlp_shapes),
+    "mlp": Arch("mlp", _mlp_build, _mlp_weights, _mlp_step, _matmul_count, _mlp_shapes),
     "lstm": Arch("lstm", _lstm_build, _lstm_weights, _lstm_step, _matmul_count, _lstm_shapes, "step", _lstm_states,
                  deployable=False),
 }

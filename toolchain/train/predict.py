@@ -120,41 +120,6 @@ def stream_logits(lm: FloatLM, stream: np.ndarray, batch: int = 256, chunk: int 
             yield np.concatenate(tpos), np.concatenate(rows)
 
 
-def metrics(lm: FloatLM, stream: np.ndarray, limit: int | None = None, batch: int = 256,
-            parts: dict[str, np.ndarray] | None = None, token_chars: np.ndarray | None = None) -> dict:
-    """CE (nats per token), perplexity and accuracy over the non-<pad> targets of
-    stream[:limit]. `parts` (name -> bool mask over stream positions) adds `ce_<name>`, the CE
-    of the targets in that part; `token_chars` (characters each id prints as) adds `bpc`, bits
-    per character of the text predicted, comparable across tokenizers."""
-    stream = np.asarray(stream)
-    parts = parts or {}
-    total, correct, count, chars = 0.0, 0, 0, 0
-    part_sum = {k: 0.0 for k in parts}
-    part_n = {k: 0 for k in parts}
-    for pos, logits in stream_logits(lm, stream, batch=batch, limit=limit):
-        z = np.asarray(logits, np.float64)
-        z = z - z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        y = stream[pos]
-        nll = -logp[np.arange(len(y)), y]
-        total += float(nll.sum())
-        correct += int((z.argmax(axis=1) == y).sum())
-        count += len(y)
-        if token_chars is not None:
-            chars += int(np.asarray(token_chars)[y].sum())
-        for k, mask in parts.items():
-            m = mask[pos]
-            part_sum[k] += float(nll[m].sum())
-            part_n[k] += int(m.sum())
-    ce = total / max(1, count)
-    out = {"ce": ce, "ppl": float(np.exp(ce)), "acc": correct / max(1, count), "n": count}
-    for k in parts:
-        out[f"ce_{k}"] = part_sum[k] / max(1, part_n[k])
-    if token_chars is not None:
-        out["bpc"] = total / np.log(2) / max(1, chars)
-    return out
-
-
 def _next_logits(lm: FloatLM, seqs: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """Logits for the token after each row's first `lens[i]` ids (rows are right-padded)."""
     if lm.kind == "window":

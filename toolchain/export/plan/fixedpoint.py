@@ -77,6 +77,14 @@ def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(wrap_int32(x << left), multiplier), right)
 
 
+def rescale_int8(q: np.ndarray, input_offset: int, output_offset: int, multiplier: int, shift: int) -> np.ndarray:
+    """int8 values in one quantization -> another: clamp(output_offset + MBQM(q + input_offset,
+    multiplier, shift), -128, 127), element by element (a state fed back, docs/state.md)."""
+    q = np.asarray(q)
+    out = [output_offset + multiply_by_quantized_multiplier(int(v) + input_offset, multiplier, shift) for v in q.reshape(-1)]
+    return np.clip(np.array(out, np.int64), -128, 127).reshape(q.shape)
+
+
 def activation_range(activation: str, scale: float, zero_point: int, qmin: int = -128,
                      qmax: int = 127) -> tuple[int, int]:
     """CalculateActivationRangeQuantized: a fused activation as an integer clamp."""

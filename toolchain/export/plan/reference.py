@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixedpoint import multiply_by_quantized_multiplier
+from .fixedpoint import multiply_by_quantized_multiplier, rescale_int8
 from .ops import Add, FullyConnected, Gather, Lookup, Mul, Operand, Plan, Requantize
 
 
 def requantize(q: np.ndarray, r: Requantize) -> np.ndarray:
     """A state output in its state input's quantization (docs/state.md)."""
-    out = [r.output_offset + multiply_by_quantized_multiplier(int(v) + r.input_offset, r.multiplier, r.shift)
-           for v in np.asarray(q).reshape(-1)]
-    return np.clip(np.array(out, np.int64), -128, 127)
+    return rescale_int8(np.asarray(q).reshape(-1), r.input_offset, r.output_offset, r.multiplier, r.shift)
 
 
 def reference_sequence(plan: Plan, ids) -> np.ndarray:
