@@ -2,20 +2,22 @@
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(abspath $(VENV))/bin
-APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium
 DEMO    ?= demo
 
 .PHONY: setup apt venv demo test test-fast bench clean
 
 setup: apt venv
 
-# The ARM cross-compiler and QEMU (for the emulated boards). As root: installed when missing.
-# Otherwise: print the exact command. --no-install-recommends skips 1.5 GB of ARM libstdc++.
+# The ARM cross-compiler and QEMU (for the emulated boards), and Debian's chromium (the report's
+# test renders build/report.html headless). As root: installed when missing. Otherwise: print the
+# exact command. --no-install-recommends skips 1.5 GB of ARM libstdc++.
 apt:
 	@missing=""; \
 	command -v arm-none-eabi-gcc >/dev/null || missing="$$missing gcc-arm-none-eabi libnewlib-arm-none-eabi"; \
 	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
-	if [ -z "$$missing" ]; then echo "apt: ARM toolchain and QEMU present"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then echo "apt: ARM toolchain, QEMU and chromium present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "apt: installing$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PKGS); \
@@ -30,7 +32,8 @@ venv: $(BIN)/python
 
 # The built-in voice-command recipe end to end: init, train, quantize, generate on the host,
 # then build the firmware for the emulated Cortex-M4, flash it (start QEMU), run the HIL suite
-# over the serial socket, show a completion from the device and stop QEMU (also on failure).
+# over the serial socket, show a completion from the device and stop QEMU (also on failure);
+# then score the parses and write the report (demo/build/report.html).
 demo: setup
 	rm -rf $(DEMO)
 	$(BIN)/tlmc init $(DEMO)
@@ -43,6 +46,7 @@ demo: setup
 	  $(BIN)/tlmc flash --board mps2-an386 && \
 	  $(BIN)/tlmc test --board mps2-an386 --junit hil.xml && \
 	  printf 'turn off the\nset the bedroom\n' | $(BIN)/tlmc chat --board mps2-an386
+	cd $(DEMO) && $(BIN)/tlmc eval --task commands && $(BIN)/tlmc report
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -58,6 +62,7 @@ bench: setup
 	$(BIN)/python bench/distill.py --recipe commands
 	$(BIN)/python bench/distill.py --corpus ../shared/data/tinyshakespeare.txt
 	$(BIN)/python bench/commands.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

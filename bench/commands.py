@@ -1,6 +1,8 @@
-"""Benchmark: the voice-command model by tokenizer and architecture, on the host and the device.
+"""Benchmark: the voice-command model by tokenizer and architecture, and every grammar, on the
+host and the device.
 
     python bench/commands.py [--configs default,char,bpe,...] [--seeds 3] [--work DIR] [--json]
+    python bench/commands.py --grammar smarthome,examples/grammars/greenhouse.yaml [--grammar ...]
 
 For each configuration (the defaults `tlmc init` writes, with the overrides below) a fresh
 project is trained, quantized and scored with `tlmc eval --task commands` (1,000 random held-out
@@ -10,6 +12,12 @@ held-out utterances over the serial socket: instructions per parse are SysTick t
 QEMU -icount shift=0 (exact instruction counts of the emulated core, not a real board's
 cycles), and every device parse must equal the host's. The default configuration runs with
 `--seeds` seeds and its row shows the mean and the spread (min..max) of the exact matches.
+
+`--grammar FILE` (repeatable or comma-separated; a built-in grammar's name such as `smarthome`
+works too) benchmarks grammars instead (add `--configs` to run both): for each, a fresh project
+as `tlmc init --grammar FILE` makes it, at the grammar's default size (`GRAMMAR_SIZES`: a grammar
+file carries no model size, so a small grammar's smaller default is kept here and in
+examples/grammars/README.md), over `--seeds` seeds, then the same scoring and device test.
 One table on stdout (--json: one object); progress on stderr.
 """
 
@@ -29,6 +37,7 @@ from toolchain.target import build  # noqa: E402
 from toolchain.quality import cmdparse  # noqa: E402
 from toolchain.quality import evaluate  # noqa: E402
 from toolchain.core import project  # noqa: E402
+from toolchain.data import grammar as grammar_mod  # noqa: E402
 from toolchain.target import qemu  # noqa: E402
 from toolchain.export import quantize  # noqa: E402
 from toolchain.train import loop as train  # noqa: E402
@@ -46,17 +55,34 @@ CONFIGS: dict[str, dict] = {
 }
 DEVICE_PARSES = 100
 
+# grammar name -> tlm.toml overrides on top of `tlmc init --grammar`'s defaults: the smallest
+# model that reached >= 98% int8 exact match (random and compositional) when measured
+GRAMMAR_SIZES: dict[str, dict] = {}
+
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_one(name: str, overrides: dict, seed: int, work: Path, board_id: str) -> dict:
+def grammar_rows(specs: list[str]) -> list[tuple[str, Path, str | Path]]:
+    """(name, file, what `project.init(grammar=)` takes) of each grammar named on the command
+    line, validated first: a built-in name stays a name, a file is copied into the project."""
+    out = []
+    for spec in specs:
+        path = grammar_mod.resolve(spec)
+        g = grammar_mod.load(path, label=spec)
+        builtin = path.parent == grammar_mod.BUILTIN_GRAMMARS and path.stem == spec
+        out.append((g.name, path, spec if builtin else path))
+    return out
+
+
+def run_one(name: str, overrides: dict, seed: int, work: Path, board_id: str,
+            grammar: str | Path | None = None) -> dict:
     folder = work / f"{name}-s{seed}"
     ov = {k: dict(v) for k, v in overrides.items()}
     ov.setdefault("train", {})["seed"] = seed
     if not (folder / "tlm.toml").is_file():
-        project.init(folder, overrides=ov)
+        project.init(folder, overrides=ov, grammar=grammar)
     p = project.Project.load(folder)
     t0 = time.monotonic()
     metrics = train.run(p.cfg, p.build, progress=False)
@@ -77,7 +103,10 @@ def run_one(name: str, overrides: dict, seed: int, work: Path, board_id: str) ->
                 ticks.append(int(fields.get("cycles", 0)))
                 equal += text == h.text
     insn = statistics.mean(ticks) * 1e9 / board["clock_hz"]
-    return {"config": name, "seed": seed, "tokenizer": ev["tokenizer"], "arch": p.cfg["model"]["arch"],
+    m = p.cfg["model"]
+    return {"config": name, "seed": seed, "tokenizer": ev["tokenizer"], "arch": m["arch"],
+            "grammar": p.cfg["data"].get("grammar") or None,
+            "size": f"K{m['context']} E{m['embed']} {list(m['hidden'])}, {p.cfg['train']['steps']} steps",
             "vocab": rep.get("vocab_size") or metrics.get("vocab_size"), "params": metrics["params"],
             "flash_bytes": b["flash_bytes"], "tokenizer_bytes": b.get("tokenizer_bytes"), "train_seconds": round(train_s, 1),
             "float_random": fl["exact_match_random"], "float_comp": fl["exact_match_compositional"],
@@ -95,20 +124,29 @@ def pct(v: list[float]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of: {', '.join(CONFIGS)}")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds of the default configuration")
+    ap.add_argument("--configs", default=None,
+                    help=f"comma-separated, of: {', '.join(CONFIGS)} (default: all of them, none with --grammar)")
+    ap.add_argument("--grammar", action="append", default=[],
+                    help="a grammar file or built-in name to benchmark (repeatable or comma-separated)")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of the default configuration and of each grammar")
     ap.add_argument("--work", type=Path, default=None, help="project folders here (kept; reruns reuse them)")
     ap.add_argument("--board", default="mps2-an386")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="tlmc-bench-commands-"))
-    rows: dict[str, list[dict]] = {}
-    for name in args.configs.split(","):
+    specs = [s for arg in args.grammar for s in arg.split(",") if s]
+    configs = args.configs.split(",") if args.configs else ([] if specs else list(CONFIGS))
+    for name in configs:
         if name not in CONFIGS:
             ap.error(f"unknown config {name!r}; known: {', '.join(CONFIGS)}")
-        for seed in range(1, (args.seeds if name == "default" else 1) + 1):
+    grammars = grammar_rows(specs)
+    rows: dict[str, list[dict]] = {}
+    runs = [(name, CONFIGS[name], args.seeds if name == "default" else 1, None) for name in configs]
+    runs += [(name, GRAMMAR_SIZES.get(name, {}), args.seeds, init_as) for name, _, init_as in grammars]
+    for name, overrides, seeds, init_as in runs:
+        for seed in range(1, seeds + 1):
             say(f"{name} seed {seed} ...")
-            r = run_one(name, CONFIGS[name], seed, work, args.board)
+            r = run_one(name, overrides, seed, work, args.board, grammar=init_as)
             say(json.dumps(r))
             rows.setdefault(name, []).append(r)
     if args.json:
@@ -125,8 +163,11 @@ def main() -> int:
               + "".join(f"{pct([r[k] for r in rs]):>19}" for k in ("float_random", "float_comp", "int8_random", "int8_comp"))
               + f"{statistics.mean(r['ce_utterance'] for r in rs):>8.3f}"
               + f"{round(statistics.mean(r['instructions_per_parse'] for r in rs)):>11,}{r0['device_equal']:>9}")
-    print(f"exact match in %, mean (min..max) over {args.seeds} seeds for the default; 1,000 + 1,000 held-out "
-          f"utterances per model; instructions per parse on {args.board} (QEMU -icount, {DEVICE_PARSES} parses)")
+    print(f"exact match in %, mean (min..max) over {args.seeds} seeds for the default and each grammar; 1,000 + "
+          f"1,000 held-out utterances per model; instructions per parse on {args.board} (QEMU -icount, "
+          f"{DEVICE_PARSES} parses)")
+    for name, path, _ in grammars:
+        print(f"{name}: {path}, {rows[name][0]['size']}")
     return 0
 
 

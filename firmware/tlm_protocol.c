@@ -85,25 +85,38 @@ static void put_escaped(const uint8_t *s, size_t n) {
 /* ----------------------------------------------------------------------------------------- */
 /* Input: words and strict numbers                                                           */
 
-/* The next space-separated word of *s (NUL-terminated in place), or NULL at the end. */
+/* Words are separated by spaces or tabs, one or more (docs/protocol.md, Framing). */
+static int is_sep(char c) { return c == ' ' || c == '\t'; }
+
+/* The next word of *s (NUL-terminated in place), or NULL at the end. *s is left after the
+ * one separator that ends the word: the text of GEN, CMD and TOKENIZE starts there. */
 static char *next_word(char **s) {
     char *p = *s;
-    while (*p == ' ') p++;
+    while (is_sep(*p)) p++;
     if (*p == '\0') {
         *s = p;
         return NULL;
     }
     char *w = p;
-    while (*p != '\0' && *p != ' ') p++;
-    if (*p == ' ') *p++ = '\0';
+    while (*p != '\0' && !is_sep(*p)) p++;
+    if (*p != '\0') *p++ = '\0';
     *s = p;
     return w;
 }
 
 /* 1 if another word follows in s (s is not changed). */
 static int has_word(const char *s) {
-    while (*s == ' ') s++;
+    while (is_sep(*s)) s++;
     return *s != '\0';
+}
+
+/* 0 if no word follows in rest, else -1 after replying ERR bad-args with the usage. */
+static int no_more_words(const char *rest, const char *usage) {
+    if (!has_word(rest)) return 0;
+    put("ERR bad-args too many arguments (usage: ");
+    put(usage);
+    put(")\n");
+    return -1;
 }
 
 /* A decimal integer in [lo, hi]; 0 on success, -1 if not a number, -2 if out of range. */
@@ -115,10 +128,12 @@ static int parse_int(const char *w, int64_t lo, int64_t hi, int32_t *out) {
         w++;
     }
     if (*w == '\0') return -1;
+    for (const char *d = w; *d != '\0'; d++) {
+        if (*d < '0' || *d > '9') return -1;   /* not a number, however long */
+    }
     for (; *w != '\0'; w++) {
-        if (*w < '0' || *w > '9') return -1;
         v = v * 10 + (*w - '0');
-        if (v > 4294967296LL) return -2;   /* far out of any range: stop before overflow */
+        if (v > 4294967296LL) return -2;   /* a number, far out of any range: stop before overflow */
     }
     if (neg) v = -v;
     if (v < lo || v > hi) return -2;
@@ -227,7 +242,7 @@ static void reply_text_err(TlmStatus st) {
 
 static void cmd_info(TlmProtocol *p, char *rest) {
     const TlmModel *m = p->tlm->model;
-    (void)rest;
+    if (no_more_words(rest, "INFO") != 0) return;
     put("OK proto=");
     put_u32(TLM_PROTOCOL_VERSION);
     put(" model=");
@@ -254,7 +269,7 @@ static void cmd_info(TlmProtocol *p, char *rest) {
 }
 
 static void cmd_reset(TlmProtocol *p, char *rest) {
-    (void)rest;
+    if (no_more_words(rest, "RESET") != 0) return;
     tlm_reset(p->tlm);
     put("OK\n");
 }
@@ -310,7 +325,7 @@ static void logits_of_sequence(TlmProtocol *p, char *w, const char *end, int32_t
     TlmStatus st = TLM_OK;
     for (int32_t i = 0; i < count && st == TLM_OK; i++) {
         int32_t id = 0;
-        while (w < end && (*w == ' ' || *w == '\0')) w++;
+        while (w < end && (is_sep(*w) || *w == '\0')) w++;
         parse_int(w, 0, m->vocab - 1, &id);
         w += strlen(w);
         st = i == 0 ? tlm_restart(p->tlm, id) : tlm_push(p->tlm, id);
@@ -353,7 +368,7 @@ static void cmd_logits(TlmProtocol *p, char *rest) {
     const char *end = scan;
     char *w = rest;
     for (int32_t i = 0; i < m->context; i++) {
-        while (w < end && (*w == ' ' || *w == '\0')) w++;
+        while (w < end && (is_sep(*w) || *w == '\0')) w++;
         parse_int(w, 0, m->vocab - 1, &p->tlm->window[i]);
         w += strlen(w);
     }
@@ -417,8 +432,7 @@ static void cmd_gen(TlmProtocol *p, char *rest) {
     g.seed = (uint32_t)seed;
     if (take_int(&rest, "temp_milli", 0, 100000, &g.temp_milli) != 0) return;
     if (take_int(&rest, "top_k", 0, 65535, &g.top_k) != 0) return;
-    if (*rest == ' ') rest++;               /* one separator; the prompt keeps its spaces */
-    long n = take_text(rest, "prompt");
+    long n = take_text(rest, "prompt");     /* after top_k's one separator: it keeps its spaces */
     if (n < 0 || reset_and_push(p, rest, (size_t)n, "", 0) != 0) return;
     uint32_t dt;    /* of the generation alone */
     if (generate_timed(p, &g, stream_token, (void *)p->tlm->model, counter_at_edge(), &dt) != 0) return;
@@ -540,6 +554,7 @@ __attribute__((noinline)) void tlm_bench_end(void) { __asm__ volatile("" ::: "me
 static void cmd_bench(TlmProtocol *p, char *rest) {
     int32_t n;
     if (take_int(&rest, "steps", 1, MAX_BENCH_STEPS, &n) != 0) return;
+    if (no_more_words(rest, "BENCH <steps>") != 0) return;
     uint32_t t0 = counter_at_edge();
     tlm_bench_begin();
     for (int32_t i = 0; i < n; i++) {
@@ -591,7 +606,7 @@ void tlm_protocol_execute(TlmProtocol *p, char *line, size_t len) {
         return;
     }
     char *cmd = next_word(&rest);
-    if (cmd == NULL) return;                 /* a blank line: no reply */
+    if (cmd == NULL) return;                 /* a blank line (spaces and tabs only): no reply */
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (word_is(cmd, commands[i].name)) {
             commands[i].run(p, rest);

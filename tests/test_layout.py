@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "toolchain"
 
 # Lowest first: the order of docs/architecture.md's table.
-LAYERS = ("core", "data", "train", "export", "quality", "codegen", "link", "target", "device", "cli")
+LAYERS = ("core", "data", "train", "export", "quality", "codegen", "link", "target", "device", "report", "cli")
 MAX_LINES = 500
 
 

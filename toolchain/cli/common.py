@@ -3,6 +3,7 @@ project and board options, and the per-token cost line that build and test both 
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import click
 
-from ..core.errors import TlmcError
+from ..core.errors import TlmcError, os_error_message
+
+_held_locks: list = []  # project locks taken by the running command (load_project(lock=True))
 
 
 def _fail(e: TlmcError) -> None:
@@ -19,17 +22,37 @@ def _fail(e: TlmcError) -> None:
 
 
 def handle_errors(fn):
+    """The one place every command passes through: a TlmcError is its one line and exit code;
+    an OSError that no stage turned into one (a read-only folder, a full disk, a missing or
+    forbidden file) is one line naming the path and what to do, exit 1; Ctrl-C exits 130. The
+    project lock, if the command took it, is released however the command ends."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except TlmcError as e:
             _fail(e)
+        except OSError as e:
+            if e.errno == errno.EPIPE and _stdout_closed():
+                raise  # `tlmc ... | head`: click ends quietly, as any command line tool does
+            click.echo(f"error: {os_error_message(e)}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        finally:
+            while _held_locks:
+                _held_locks.pop().release()
 
     return wrapper
+
+
+def _stdout_closed() -> bool:
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return False
 
 
 def emit_json(obj: dict) -> None:
@@ -45,13 +68,29 @@ def project_option(fn):
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 
 
-board_option = click.option("--board", default=None, help="Board id or alias (default: [board] id in tlm.toml).")
+def _board_id(ctx, param, value):
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; give a board id ('tlmc boards' lists them) or leave --board out")
+    return value
 
 
-def load_project(project_dir: Path):
+board_option = click.option("--board", default=None, callback=_board_id,
+                            help="Board id or alias (default: [board] id in tlm.toml).")
+
+
+def load_project(project_dir: Path, *, lock: bool = False):
+    """The project of `project_dir`; `lock`: the command writes its build/, so take the project
+    lock first (core/lock.py: a second writer refuses with this one's pid)."""
     from ..core.project import Project
 
-    return Project.load(project_dir)
+    p = Project.load(project_dir)
+    if lock:
+        from ..core.lock import ProjectLock
+
+        ctx = click.get_current_context(silent=True)
+        name = f"tlmc {ctx.info_name}" if ctx is not None and ctx.info_name else "tlmc"
+        _held_locks.append(ProjectLock(p.build, name).acquire())
+    return p
 
 
 def per_token_line(r: dict) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .common import board_option, emit_json, handle_errors, json_option, load_project, per_token_line, project_option
+from .report import names_report
 
 
 @click.command("test")
@@ -21,18 +22,23 @@ from .common import board_option, emit_json, handle_errors, json_option, load_pr
               help="Tokens per generation check.")
 @json_option
 @handle_errors
+@names_report
 def test_cmd(project_dir: Path, board: str | None, ports: tuple[str, ...], junit: Path | None, tokens: int,
              as_json: bool) -> None:
     """Hardware-in-the-loop suite over serial: handshake, golden vectors bit-exact, generation
     equal to the host's, latency, bad input, 200 back-to-back requests. Exit 0 only if all pass."""
     from ..device.hil import run
+    from ..target.build import require_built
 
     p = load_project(project_dir)
+    require_built(p.cfg, p.build, board, program=not ports)  # a stale or damaged build is named, not run
     r = run(p.cfg, p.build, board, list(ports) or None, junit, gen_tokens=tokens)
     if as_json:
         emit_json(r)
     else:
         for d in r["devices"]:
+            if d.get("error") and d["tests"] - d["failures"] == 0 and d["tests"] <= 1:
+                continue    # never reached the device: its error line below says all
             click.echo(f"{d['port']} ({d['board']}): {d['tests'] - d['failures']}/{d['tests']} passed")
             for c in d["cases"]:
                 mark = "ok  " if c["passed"] else "FAIL"
@@ -45,6 +51,13 @@ def test_cmd(project_dir: Path, board: str | None, ports: tuple[str, ...], junit
                 click.echo(f"  per token: {per_token_line(latency)}")
         if junit:
             click.echo(f"JUnit report: {junit}", err=True)
+    faults = [d["error"] for d in r["devices"] if d.get("error")]
+    if faults:  # a link fault is an error, not a verdict: one line on stderr each, exit 1
+        from ..link.client import DeviceError
+
+        for fault in faults[:-1]:
+            click.echo(f"error: {fault}", err=True)
+        raise DeviceError(faults[-1])
     sys.exit(0 if r["passed"] else 1)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .common import board_option, emit_json, handle_errors, json_option, load_project, per_token_line, project_option
+from .report import names_report
 
 
 @click.command()
@@ -18,7 +19,7 @@ def emit(project_dir: Path, board: str | None, as_json: bool) -> None:
     """Generate the C sources for a board into build/<board>/ (quantizes first if needed)."""
     from ..target.build import emit as do_emit
 
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=True)
     r = do_emit(p.cfg, p.build, board)
     if as_json:
         emit_json(r)
@@ -33,11 +34,12 @@ def emit(project_dir: Path, board: str | None, as_json: bool) -> None:
 @board_option
 @json_option
 @handle_errors
+@names_report
 def build(project_dir: Path, board: str | None, as_json: bool) -> None:
     """Every stage up to a compiled program for the board, with sizes (host: plus its selftest)."""
     from ..target.build import build as do_build
 
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=True)
     r = do_build(p.cfg, p.build, board)
     if as_json:
         emit_json(r)
@@ -79,7 +81,7 @@ def flash(project_dir: Path, board: str | None, port: str | None, drive: Path | 
     """Flash the built firmware (emulated boards: start QEMU and print its serial URL)."""
     from ..target.deploy import flash as do_flash
 
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=not stop)
     r = do_flash(p.cfg, p.build, board, port, stop=stop, drive=drive, method=method)
     if as_json:
         emit_json(r)

@@ -11,8 +11,10 @@ from .common import emit_json, handle_errors, json_option, load_project, project
 
 def _train_summary(metrics: dict, what: str) -> str:
     state = "up to date (cached)" if metrics["cached"] else f"trained in {metrics['train_seconds']} s"
+    scope = f"  (all {metrics['val_windows']:,} validation targets)" if metrics.get("val_windows") else ""
     return (f"{what}: {metrics['arch']}, {metrics['params']:,} params, {state}\n"
-            f"val CE {metrics['val_ce']:.4f}  perplexity {metrics['val_ppl']:.3f}  accuracy {metrics['val_acc']:.4f}")
+            f"val CE {metrics['val_ce']:.4f}  perplexity {metrics['val_ppl']:.3f}  accuracy {metrics['val_acc']:.4f}"
+            + scope)
 
 
 @click.command()
@@ -24,7 +26,7 @@ def _train_summary(metrics: dict, what: str) -> str:
 def train(project_dir: Path, as_json: bool, force: bool, teacher: bool) -> None:
     """Prepare data and train the student from scratch, or with --teacher the float teacher
     (resumes an interrupted run)."""
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=True)
     if teacher:
         from ..train.teacher import train_teacher
 
@@ -54,7 +56,7 @@ def distill(project_dir: Path, as_json: bool, force: bool) -> None:
     """
     from ..train.distill import run
 
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=True)
     metrics = run(p.cfg, p.build, force=force)
     if as_json:
         emit_json(metrics)
@@ -76,7 +78,7 @@ def synth(project_dir: Path, as_json: bool, tokens: int | None, force: bool) -> 
     """
     from ..train.synth import run
 
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=True)
     r = run(p.cfg, p.build, tokens=tokens, force=force)
     if as_json:
         emit_json(r)
@@ -97,7 +99,7 @@ def quantize(project_dir: Path, as_json: bool, force: bool) -> None:
     """Full-int8 .tflite, float vs int8 report, TFLM check and golden vectors."""
     from ..export.quantize import run
 
-    p = load_project(project_dir)
+    p = load_project(project_dir, lock=True)
     r = run(p.cfg, p.build, force=force)
     if as_json:
         emit_json(r)
@@ -129,7 +131,8 @@ def eval_cmd(project_dir: Path, as_json: bool, task: str | None, tokens: int, n_
     """Teacher, scratch student, distilled student and int8 student on the same validation data.
 
     Reads what earlier stages built (models not built yet are listed with the command that
-    builds them). --json prints {"entries": {"teacher": {"ce", "ppl", "acc", ...}, ...}}.
+    builds them). --json prints one object with a key per model ({"teacher": {"ce", "ppl", "acc",
+    ...} or null, "scratch": ..., ...}) and "missing", "val_tokens", "commands", "tokenizer".
     """
     from ..quality.evaluate import run, table
 
@@ -149,19 +152,24 @@ def eval_cmd(project_dir: Path, as_json: bool, task: str | None, tokens: int, n_
 @project_option
 @json_option
 @click.option("--prompt", default="", help="Text the model continues.")
-@click.option("--tokens", default=60, show_default=True, type=int, help="How many tokens to generate.")
-@click.option("--seed", default=1, show_default=True, type=int, help="PRNG seed (xorshift32).")
+@click.option("--tokens", default=60, show_default=True, type=int, help="How many tokens to generate (0..4096).")
+@click.option("--seed", default=1, show_default=True, type=int, help="PRNG seed (xorshift32; 0..2^31-1, as a device).")
 @click.option("--temperature", default=0.0, show_default=True, type=float,
-              help="0 is greedy; above 0 samples (see docs/sampling.md).")
-@click.option("--top-k", default=0, show_default=True, type=int, help="Sample among the k most likely (0: all).")
+              help="0 is greedy; above 0 (up to 100) samples (see docs/sampling.md).")
+@click.option("--top-k", default=0, show_default=True, type=int,
+              help="Sample among the k most likely (0: all; up to 65535).")
 @click.option("--int8", is_flag=True, help="Run the int8 model in TFLM (what a device computes).")
 @handle_errors
 def generate(project_dir: Path, as_json: bool, prompt: str, tokens: int, seed: int, temperature: float,
              top_k: int, int8: bool) -> None:
-    """Continue a prompt with the trained model."""
+    """Continue a prompt with the trained model (refuses a model older than tlm.toml)."""
+    from ..export.freshness import require_current
     from ..export.generate import generate as gen
+    from ..export.sampling import check_generation
 
     p = load_project(project_dir)
+    check_generation(tokens, seed, temperature, top_k, min_tokens=0)
+    require_current(p.cfg, p.build)
     r = gen(p.build, prompt, tokens, seed=seed, temperature=temperature, top_k=top_k, int8=int8)
     if as_json:
         emit_json({"prompt": prompt, "text": r.text, "ids": r.ids, "int8": int8, "seed": seed,

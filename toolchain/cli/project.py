@@ -13,13 +13,23 @@ from .common import emit_json, handle_errors, json_option, load_project, project
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--corpus", multiple=True, type=click.Path(dir_okay=False),
               help="UTF-8 text file to train on (repeatable). Default: the built-in voice-command recipe.")
+@click.option("--grammar", "grammar_file", default=None,
+              help="A grammar file of your own voice commands (docs/grammar.md), copied into FOLDER; or a "
+                   "built-in grammar's name.")
 @click.option("--force", is_flag=True, help="Overwrite an existing tlm.toml.")
 @handle_errors
-def init(folder: Path, corpus: tuple[str, ...], force: bool) -> None:
+def init(folder: Path, corpus: tuple[str, ...], grammar_file: str | None, force: bool) -> None:
     """Create a project FOLDER with a commented tlm.toml that works as is."""
-    from ..core.project import init as init_project
+    if grammar_file is not None:
+        from ..data.commands import init_project as init_grammar_project
 
-    path = init_project(folder, list(corpus) or None, force=force)
+        if corpus:
+            raise click.UsageError("--grammar and --corpus: a project trains on one of them; pass one")
+        path = init_grammar_project(folder, grammar_file, force=force)
+    else:
+        from ..core.project import init as init_project
+
+        path = init_project(folder, list(corpus) or None, force=force)
     click.echo(f"wrote {path}", err=True)
     click.echo(f"next: cd {folder} && tlmc train", err=True)
 
@@ -29,8 +39,9 @@ def init(folder: Path, corpus: tuple[str, ...], force: bool) -> None:
 @json_option
 @handle_errors
 def info(project_dir: Path, as_json: bool) -> None:
-    """Params, MACs/token, weight bytes, ops and TFLM arena of the project's model."""
-    from ..train.info import info as get_info
+    """Params, MACs/token, weight bytes, ops and TFLM arena of the project's model (the trained
+    and int8 figures only while they match tlm.toml; otherwise what changed and what to run)."""
+    from ..export.freshness import info as get_info
 
     p = load_project(project_dir)
     r = get_info(p.cfg)
@@ -43,12 +54,20 @@ def info(project_dir: Path, as_json: bool) -> None:
             ("MACs/token", f"{r['macs_per_token']:,}")]
     if r["trained"]:
         rows.append(("val CE (float)", f"{r['val_ce']:.4f}"))
+    elif "train_status" in r:
+        rows.append(("trained model", r["train_status"]))
     if r["quantized"]:
         rows += [("int8 weight bytes", f"{r['weight_bytes']:,}"), ("model.tflite", f"{r['tflite_bytes']:,} B"),
                  ("ops", ", ".join(r["ops"])), ("TFLM arena", f"{r['tflm_arena_bytes']:,} B"),
                  ("CE float/int8", f"{r['float_ce']:.4f} / {r['int8_ce']:.4f}"), ("model hash", r["model_hash"])]
-    else:
+    elif "quantize_status" in r:
+        rows.append(("int8", r["quantize_status"]))
+    elif r["trained"]:
         rows.append(("int8", "not quantized yet: run 'tlmc quantize'"))
+    elif "train_status" in r:
+        rows.append(("int8", "waits for the trained model: then run 'tlmc quantize'"))
+    else:
+        rows.append(("int8", "not trained yet: run 'tlmc train', then 'tlmc quantize'"))
     for k, v in rows:
         click.echo(f"{k:18} {v}")
 

@@ -10,6 +10,8 @@ Generated files (in the output folder):
                   table and constant, and the TlmModel that ties them to the runtime
 - model_plan.c    the forward pass: straight-line kernel calls with literal arena offsets
 - golden_data.h/c golden vectors (TFLM's outputs) for the host selftest
+- plan.json       the plan as data and the bytes of every const array (for `tlmc report`)
+- tlm_commands.h/c a commands project's intents and slot tables (codegen/commands.py)
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import numpy as np
 from .. import __version__
 from ..export import plan as plan_mod
 from ..export import sampling
+from . import commands
 from ..core.errors import ExportError, TlmcError, UsageError
-from ..core.fsutil import atomic_write_text, read_json
+from ..core.fsutil import atomic_write_json, atomic_write_text, check_writable, load_npz, read_bytes, read_json
 from ..core.paths import TEMPLATES
 
 KERNEL_SETS = ("optimized", "reference")  # tlm.toml [board] kernels; firmware/tlm_kernels.h
 GENERATED = ("tlm_config.h", "model_data.h", "model_data.c", "model_plan.c", "golden_data.h", "golden_data.c")
+PLAN_FILE = "plan.json"  # the plan as data (export.plan.summary) and the model data's bytes by array, for reports
 LINE_WIDTH = 100
 
 C_KEYWORDS = frozenset(
@@ -380,6 +384,27 @@ def _states(p: plan_mod.Plan) -> list[dict]:
     return out
 
 
+_C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+
+
+def plan_record(p: plan_mod.Plan, ctx: dict, board_id: str, kernels: str) -> dict:
+    """plan.json: the plan's steps and arena buffers (plan.summary) and every const array of
+    model_data.c with its op and part (weights, biases and multipliers, tables, constants)."""
+    from ..export.plan.summary import plan_summary
+
+    arrays = []
+    for a in ctx["arrays"]:
+        m = re.match(r"tlm_op(\d+)_(\w+)$", a["name"])
+        tail = m.group(2) if m else ""
+        part = ("weights" if tail in ("weights", "table") else "biases and multipliers"
+                if tail in ("rows", "bias", "multiplier", "shift") else "tables" if a.get("lookup") else "constants")
+        arrays.append({"name": a["name"], "op": int(m.group(1)) if m else None, "part": part,
+                       "bytes": a["size"] * _C_SIZES[a["ctype"]]})
+    return {**plan_summary(p), "board": board_id, "kernels": kernels, "arrays": arrays,
+            "tokenizer_bytes": ctx["tok"]["bytes"], "sampling_bytes": 4 * len(ctx["pow2"]),
+            "golden_vectors": ctx["golden_count"]}
+
+
 def plan_macs(p: plan_mod.Plan) -> int:
     """Multiply-accumulates of one step: the FULLY_CONNECTED weights (what the kernels run)."""
     return sum(s.out_features * s.in_features for s in p.steps if isinstance(s, plan_mod.FullyConnected))
@@ -390,11 +415,13 @@ def plan_macs(p: plan_mod.Plan) -> int:
 
 def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple[np.ndarray, np.ndarray] | None = None,
                board_id: str = "host", model_hash: str | None = None, tflm_arena_bytes: int | None = None,
-               where: str = "model", kernels: str = "optimized", signature: dict | None = None) -> dict:
+               where: str = "model", kernels: str = "optimized", signature: dict | None = None,
+               grammar=None) -> dict:
     """Plan and emit one int8 .tflite into `out_dir`. `tokenizer` may be None (a placeholder
     token table); `golden` = (inputs int32 [N, K], outputs int8 [N, V]) for the selftest, or
     for a step model (`signature`, docs/state.md) sequences [N, T] and logits [N, T, V].
-    `kernels`: the kernel set the constants are laid out for (KERNEL_SETS; docs/runtime.md)."""
+    `kernels`: the kernel set the constants are laid out for (KERNEL_SETS; docs/runtime.md).
+    `grammar` (a commands project's): also tlm_commands.h/.c (codegen/commands.py)."""
     if kernels not in KERNEL_SETS:
         raise UsageError(f"kernels = {kernels!r}: must be one of {', '.join(map(repr, KERNEL_SETS))}")
     p = plan_mod.build(bytes(int8_buf), where, model_hash=model_hash, signature=signature)
@@ -403,11 +430,19 @@ def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple
     ctx = _context(p, tokenizer, golden, board_id, tflm_arena_bytes, kernels)
     env = _env()
     out = Path(out_dir)
+    texts = {name: env.get_template(f"{name}.j2").render(**ctx, file=name, guard=c_ident(name).upper() + "_")
+             for name in GENERATED}
+    # all or nothing: a disk too full for every file fails before the first one is replaced
+    check_writable(out, sum(len(t) for t in texts.values()) + (1 << 16))
     files = []
-    for name in GENERATED:
-        text = env.get_template(f"{name}.j2").render(**ctx, file=name, guard=c_ident(name).upper() + "_")
+    for name, text in texts.items():
         atomic_write_text(out / name, text)
         files.append(str(out / name))
+    if grammar is not None:
+        files += commands.write(grammar, out, env, version=__version__, model_hash=p.model_hash)
+    else:
+        commands.remove(out)
+    atomic_write_json(out / PLAN_FILE, plan_record(p, ctx, board_id, kernels))
     return {
         "out_dir": str(out), "files": files, "model_hash": p.model_hash, "vocab": p.vocab, "context": p.context,
         "arena_bytes": p.arena_bytes, "persistent_bytes": p.persistent_bytes, "tflm_arena_bytes": tflm_arena_bytes,
@@ -419,10 +454,11 @@ def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple
     }
 
 
-def emit(build_dir: Path | str, out_dir: Path | str, board, kernels: str = "optimized") -> dict:
+def emit(build_dir: Path | str, out_dir: Path | str, board, kernels: str = "optimized", grammar=None) -> dict:
     """`tlmc emit`: the quantized model of a build folder -> C sources in `out_dir` for `board`
     (a boards.Board or a board id). Reads quantize/model.tflite, golden.npz, report.json and
-    data/tokenizer.json. Returns a summary (arena_bytes, tflm_arena_bytes, ops, files, ...)."""
+    data/tokenizer.json; a commands project passes its `grammar` (tlm_commands.h/.c). Returns a
+    summary (arena_bytes, tflm_arena_bytes, ops, files, ...)."""
     from ..core.boards import Board, resolve
     from ..data.tokenizer import Tokenizer
 
@@ -437,12 +473,9 @@ def emit(build_dir: Path | str, out_dir: Path | str, board, kernels: str = "opti
         raise TlmcError(f"{tok_path}: no tokenizer; run 'tlmc train' first")
     report = read_json(q / "report.json") if (q / "report.json").is_file() else {}
     golden = None
-    if (q / "golden.npz").is_file():
-        try:
-            with np.load(q / "golden.npz") as z:
-                golden = (z["inputs"], z["outputs"])
-        except (OSError, KeyError, ValueError) as e:
-            raise UsageError(f"{q / 'golden.npz'}: unreadable ({type(e).__name__}); rerun 'tlmc quantize --force'") from None
+    if (q / "golden.npz").is_file():  # checked against quantize's stamp; a damaged file names itself
+        z = load_npz(q / "golden.npz")
+        golden = (z["inputs"], z["outputs"])
     signature = None
     if (q / "signature.json").is_file():  # a step model (docs/state.md)
         try:
@@ -450,9 +483,9 @@ def emit(build_dir: Path | str, out_dir: Path | str, board, kernels: str = "opti
         except (OSError, ValueError) as e:
             raise UsageError(f"{q / 'signature.json'}: unreadable ({type(e).__name__}); "
                              "rerun 'tlmc quantize --force'") from None
-    summary = emit_model(model_path.read_bytes(), Tokenizer.load(tok_path), out_dir, golden=golden, board_id=b.id,
+    summary = emit_model(read_bytes(model_path), Tokenizer.load(tok_path), out_dir, golden=golden, board_id=b.id,
                          model_hash=report.get("model_hash"), tflm_arena_bytes=report.get("tflm_arena_bytes"),
-                         where=str(model_path), kernels=kernels, signature=signature)
+                         where=str(model_path), kernels=kernels, signature=signature, grammar=grammar)
     ram = int(b.get("app_ram_bytes", 0) or 0)
     if ram and summary["arena_bytes"] > ram:
         raise ExportError(f"board {b.id}: the arena needs {summary['arena_bytes']} B of RAM but the board has "

@@ -8,6 +8,7 @@ one line naming the file, the field, the value and the fix (exit code 2).
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any, Callable
 from .errors import ConfigError
 
 CONFIG_NAME = "tlm.toml"
+
+BUILTIN_GRAMMARS = Path(__file__).resolve().parents[1] / "data" / "grammars"
+"""Where the grammars shipped with tlmc live (data/grammar reads them; config checks the names)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "data": {
         "recipe": Field(str, "commands", _choice("commands", ""), 'built-in data generator ("" to use corpus files)'),
+        "grammar": Field(str, "", None, "your own commands: a grammar file (path relative to this file) or a built-in "
+                                        "grammar's name, instead of recipe (docs/grammar.md)"),
         "corpus": Field(list, [], _corpus, "UTF-8 text files (paths relative to this file); used when recipe is empty"),
         "recipe_lines": Field(int, 100000, _range(10, 10_000_000), "how many lines the recipe generates"),
         "recipe_seed": Field(int, 1, _range(0, 2**31 - 1), "seed of the recipe generator"),
@@ -188,7 +194,41 @@ class Config:
         d = self.sections["data"]["documents"]
         if d != "auto":
             return d
-        return "lines" if self.sections["data"]["recipe"] else "files"
+        return "lines" if self.sections["data"]["recipe"] or self.sections["data"]["grammar"] else "files"
+
+    def commands_source(self) -> "CommandsSource | None":
+        """What writes this project's `<utterance> => <command>` lines: the Python recipe
+        (`[data] recipe = "commands"`) or a grammar (`[data] grammar`); None for a corpus
+        project. Every stage that treats commands projects apart asks this one question;
+        `data.commands.source` turns the answer into the generator."""
+        d = self.sections["data"]
+        if d["grammar"]:
+            return CommandsSource("grammar", d["grammar"], grammar_path(self.root, d["grammar"]))
+        if d["recipe"] == "commands":
+            return CommandsSource("recipe", d["recipe"], None)
+        return None
+
+
+@dataclass(frozen=True)
+class CommandsSource:
+    """A commands project's line generator: ``kind`` "recipe" (the Python smart-home recipe,
+    ``name`` its name) or "grammar" (``name`` as tlm.toml writes it, ``path`` the file; a
+    built-in name resolves to the shipped file)."""
+
+    kind: str
+    name: str
+    path: Path | None
+
+
+_GRAMMAR_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def grammar_path(root: Path, value: str) -> Path:
+    """The file `[data] grammar = value` names: a built-in grammar for a bare name such as
+    "smarthome", else a path relative to the project folder `root`."""
+    if _GRAMMAR_NAME.fullmatch(value):
+        return BUILTIN_GRAMMARS / f"{value}.yaml"
+    return root / value
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -233,8 +273,11 @@ def validate(raw: dict[str, Any], path: Path) -> Config:
         sections[sec] = out
     cfg = Config(path=path, sections=sections)
     d = sections["data"]
-    if not d["recipe"] and not d["corpus"]:
-        raise ConfigError(f'{name}: [data] has neither recipe nor corpus; set recipe = "commands" or corpus = ["file.txt"]')
+    if d["grammar"]:
+        _check_grammar(name, path, d, raw.get("data", {}))
+    if not d["recipe"] and not d["corpus"] and not d["grammar"]:
+        raise ConfigError(f'{name}: [data] has neither recipe nor corpus; set recipe = "commands" or corpus = ["file.txt"] '
+                          f'(or grammar = "file.yaml")')
     if d["recipe"] and d["corpus"]:
         raise ConfigError(f'{name}: [data] sets both recipe = {d["recipe"]!r} and corpus; keep one (recipe = "" to use the corpus)')
     t = sections["teacher"]
@@ -244,8 +287,8 @@ def validate(raw: dict[str, Any], path: Path) -> Config:
     for key in ("keras_model", "soft_targets"):
         if t[key] and not (path.parent / t[key]).is_file():
             raise ConfigError(f"{name}: [teacher] {key} file {t[key]!r} not found (looked in {path.parent}); fix the path")
-    if t["recipe_lines"] and (not d["recipe"] or t["recipe_lines"] <= d["recipe_lines"]):
-        raise ConfigError(f"{name}: [teacher] recipe_lines = {t['recipe_lines']} needs a recipe and more lines than "
+    if t["recipe_lines"] and (not (d["recipe"] or d["grammar"]) or t["recipe_lines"] <= d["recipe_lines"]):
+        raise ConfigError(f"{name}: [teacher] recipe_lines = {t['recipe_lines']} needs a recipe or grammar and more lines than "
                           f"[data] recipe_lines = {d['recipe_lines']}; raise it or set 0")
     s = sections["synth"]
     if s["min_chars"] > s["max_chars"]:
@@ -263,6 +306,27 @@ def validate(raw: dict[str, Any], path: Path) -> Config:
     except Exception as e:  # UsageError from the board registry: same message, config class
         raise ConfigError(str(e)) from None
     return cfg
+
+
+def _check_grammar(name: str, path: Path, d: dict, raw_data: dict) -> None:
+    """`[data] grammar`: exclusive with recipe and corpus; names an existing file or a built-in
+    grammar. Sets recipe to "" (its default "commands" gives way to the grammar). The file's
+    own content is checked where it is read (data.grammar.load), its errors naming the file."""
+    g = d["grammar"]
+    if raw_data.get("recipe"):
+        raise ConfigError(f'{name}: [data] sets both recipe = {raw_data["recipe"]!r} and grammar = {g!r}; keep one '
+                          f'(recipe = "" to use the grammar)')
+    if d["corpus"]:
+        raise ConfigError(f"{name}: [data] sets both grammar = {g!r} and corpus; keep one")
+    d["recipe"] = ""
+    file = grammar_path(path.parent, g)
+    if _GRAMMAR_NAME.fullmatch(g):
+        if not file.is_file():
+            known = ", ".join(sorted(p.stem for p in BUILTIN_GRAMMARS.glob("*.yaml"))) or "none"
+            raise ConfigError(f"{name}: [data] grammar = {g!r}: no such built-in grammar (known: {known}); "
+                              f"give a file name ending in .yaml or a built-in name")
+    elif not file.is_file():
+        raise ConfigError(f"{name}: [data] grammar file {g!r} not found (looked in {path.parent}); fix the path")
 
 
 def load(path: Path | str) -> Config:
@@ -300,8 +364,10 @@ CORPUS_INIT = {"tokenizer": {"vocab_size": 512, "lowercase": False},
                "train": {"steps": 0, "epochs": 2, "batch": 128, "lr": 0.002, "utterance_weight": 1.0}}
 
 
-def render_default(name: str, corpus: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> str:
-    """The commented tlm.toml that `tlmc init` writes: every field, its value and what it means."""
+def render_default(name: str, corpus: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None,
+                   grammar: str | None = None) -> str:
+    """The commented tlm.toml that `tlmc init` writes: every field, its value and what it means
+    (`grammar`: a grammar project, `[data] grammar = grammar`, with the recipe's defaults)."""
     base = CORPUS_INIT if corpus else RECIPE_INIT
     merged = {k: dict(v) for k, v in base.items()}
     for k, v in (overrides or {}).items():
@@ -310,6 +376,8 @@ def render_default(name: str, corpus: list[str] | None = None, overrides: dict[s
     overrides.setdefault("project", {})["name"] = name
     if corpus:
         overrides.setdefault("data", {}).update(recipe="", corpus=corpus)
+    if grammar:
+        overrides.setdefault("data", {}).update(recipe="", grammar=grammar)
     lines = [f"# tlmc project configuration. Every field is optional; shown with its value.",
              f"# Check it with 'tlmc info'; errors name the field and the fix.", ""]
     for sec, fields in SCHEMA.items():

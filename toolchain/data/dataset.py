@@ -13,20 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from ..core.config import Config
-from ..core.errors import UsageError
-from ..core.fsutil import atomic_save_npz, hash_json, read_json, atomic_write_json, sha256_file
+from ..core.errors import Damaged, UsageError
+from ..core.fsutil import atomic_save_npz, atomic_write_json, check_writable, hash_json, load_npz, sha256_file, \
+    stamp_status, write_stamp
+from ..core.progress import phase
 from .tokenizer import PAD, Tokenizer
 
 
 def read_documents(cfg: Config) -> list[str]:
-    """The raw text as a list of documents (recipe lines, corpus files or corpus lines)."""
-    from . import recipes
+    """The raw text as a list of documents (recipe or grammar lines, corpus files or corpus lines)."""
+    from . import commands
 
     d = cfg["data"]
-    if d["recipe"]:
-        held = holdout_pairs(cfg)
-        keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
-        lines = recipes.generate_commands(d["recipe_lines"], d["recipe_seed"], keep=keep)
+    src = commands.source(cfg)
+    if src is not None:
+        lines = src.lines(d["recipe_lines"], d["recipe_seed"], held=holdout_pairs(cfg))
         docs = [ln + "\n" for ln in lines]
         return docs if cfg.documents() == "lines" else ["".join(docs)]
     docs = []
@@ -48,27 +49,27 @@ def read_documents(cfg: Config) -> list[str]:
 
 
 def augment_documents(cfg: Config, n_train: int) -> list[str]:
-    """Commands recipe: extra training lines (noise and coverage augmentation; validation and
+    """Commands projects: extra training lines (noise and coverage augmentation; validation and
     the compositional split are untouched, held-out pairs stay out):
     - `[data] typo_lines * n_train` lines whose utterance has one typo each, so the model learns
       to read misspelt words (which a subword tokenizer splits into other pieces);
     - `[data] value_lines * n_train` lines of commands with a value (numbers, durations, clock
-      times), whose digits the model must copy or compute."""
-    from . import recipes
+      times; a grammar's: lines that bind a numeric slot), whose digits the model must copy or
+      compute."""
+    from . import commands
 
     d = cfg["data"]
-    if d["recipe"] != "commands":
+    src = commands.source(cfg)
+    if src is None:
         return []
     held = holdout_pairs(cfg)
     lines: list[str] = []
     n = int(round(d["typo_lines"] * n_train))
     if n > 0:
-        keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
-        lines += recipes.generate_commands(n, d["recipe_seed"] + 104729, keep=keep, typo_rate=1.0)
+        lines += src.lines(n, d["recipe_seed"] + 104729, held=held, typo_rate=1.0)
     n = int(round(d["value_lines"] * n_train))
     if n > 0:
-        lines += recipes.generate_commands(n, d["recipe_seed"] + 130363,
-                                           keep=lambda i: i.value is not None and recipes.intent_pair(i) not in held)
+        lines += src.lines(n, d["recipe_seed"] + 130363, held=held, with_value=True)
     if not lines:
         return []
     docs = [ln + "\n" for ln in lines]
@@ -76,26 +77,28 @@ def augment_documents(cfg: Config, n_train: int) -> list[str]:
 
 
 def holdout_pairs(cfg: Config) -> frozenset:
-    """(command, target) pairs of the commands recipe kept out of training (compositional test)."""
-    from . import recipes
+    """Pairs kept out of training (compositional test): the recipe's (command, target) pairs,
+    a grammar's (intent, list value) pairs."""
+    from . import commands
 
     d = cfg["data"]
-    if d["recipe"] != "commands" or d["compositional"] <= 0:
+    src = commands.source(cfg)
+    if src is None or d["compositional"] <= 0:
         return frozenset()
-    return recipes.compositional_holdout(d["compositional"], d["recipe_seed"])
+    return src.holdout(d["compositional"], d["recipe_seed"])
 
 
 def compositional_documents(cfg: Config) -> list[str]:
     """Lines whose (command, target) pair never occurs in training: as many as the random
     validation split holds (at least 50), from their own seed."""
-    from . import recipes
+    from . import commands
 
     held = holdout_pairs(cfg)
     if not held:
         return []
     d = cfg["data"]
     n = max(50, int(round(d["recipe_lines"] * d["val_fraction"])))
-    lines = recipes.generate_commands(n, d["recipe_seed"] + 7919, keep=lambda i: recipes.intent_pair(i) in held)
+    lines = commands.source(cfg).lines(n, d["recipe_seed"] + 7919, held=held, only_held=True)
     return [ln + "\n" for ln in lines]
 
 
@@ -180,13 +183,13 @@ def target_weights(stream: np.ndarray, tok: Tokenizer, utterance_weight: float,
 
 
 def heldout_lines(cfg: Config, train_docs: list[str], val_docs: list[str], comp_docs: list[str]) -> dict | None:
-    """Commands recipe: the held-out `utterance => command` lines as text (not decoded from
+    """Commands projects: the held-out `utterance => command` lines as text (not decoded from
     tokens, so lines with words the tokenizer does not know are scored too). `random`: the
     validation lines whose utterance does not occur word for word in training (how many did is
     `excluded_verbatim`); `compositional`: lines of the held-out (command, target) pairs."""
     from . import recipes
 
-    if cfg["data"]["recipe"] != "commands":
+    if cfg.commands_source() is None:
         return None
 
     def pairs(docs: list[str]) -> list[list[str]]:
@@ -222,26 +225,59 @@ class Dataset:
         return target_positions(self.val, self.context)
 
 
-def stage_hash(cfg: Config) -> str:
-    from . import recipes
+def stage_inputs(cfg: Config) -> dict:
+    """What the data stage's output depends on (its stamp keeps it, to say what changed)."""
+    from . import commands, recipes
 
     d = cfg["data"]
-    inputs = {"data": d, "tokenizer": cfg["tokenizer"], "context": cfg.document_pad(),
-              "documents": cfg.documents(), "recipes_version": recipes.__dict__.get("VERSION", 1),
-              "files": [sha256_file(p) for p in cfg.corpus_paths()]}
-    return hash_json(inputs)
+    src = commands.source(cfg)
+    data = {k: v for k, v in d.items() if k != "grammar" or v}  # no grammar: the hash stays as before it existed
+    return {"data": data, "tokenizer": cfg["tokenizer"], "context": cfg.document_pad(),
+            "documents": cfg.documents(), "recipes_version": recipes.__dict__.get("VERSION", 1),
+            "files": [sha256_file(p) for p in cfg.corpus_paths()], **(src.fingerprint() if src else {})}
+
+
+def stage_hash(cfg: Config) -> str:
+    return hash_json(stage_inputs(cfg))
+
+
+INPUT_LABELS = {"context": "the <pad>s before each document ([model] arch or context)",
+                "files": "the corpus files", "recipes_version": "the built-in recipe", "grammar": "the grammar file",
+                "grammar_engine": "tlmc's grammar generator"}
+OUTPUTS = ("tokenizer.json", "streams.npz", "heldout.json")
+
+
+def _status(out: Path, h: str, inputs: dict) -> str | None:
+    """None when build/data is current and intact, else why not; a damaged file is a reason to
+    prepare again (the stage is deterministic and cheap), never an error."""
+    try:
+        return stamp_status(out, h, required=("streams.npz", "tokenizer.json"), inputs=inputs, labels=INPUT_LABELS,
+                            record=OUTPUTS)
+    except Damaged as e:
+        return f"{e.path.name} is damaged ({e.why})"
 
 
 def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
     """Run (or reuse) the data stage; returns the dataset."""
     out = build / "data"
-    h = stage_hash(cfg)
-    stamp = out / "stamp.json"
+    inputs = stage_inputs(cfg)
+    h = hash_json(inputs)
     context = cfg.document_pad()  # <pad>s before each document
-    if stamp.is_file() and read_json(stamp).get("hash") == h and (out / "streams.npz").is_file():
-        z = np.load(out / "streams.npz")
-        comp = z["compositional"] if "compositional" in z.files else None
-        return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context, comp)
+    why = _status(out, h, inputs)
+    if why is None:
+        try:
+            z = load_npz(out / "streams.npz")
+            return Dataset(Tokenizer.load(out / "tokenizer.json"), z["train"], z["val"], context, z.get("compositional"))
+        except Damaged as e:
+            why = f"{e.path.name} is damaged ({e.why})"
+    check_writable(out)
+    if why != "not built":
+        log(f"data: preparing again: {why}")
+    with phase("data: reading and tokenizing the text", log):
+        return _prepare(cfg, out, h, inputs, context, log)
+
+
+def _prepare(cfg: Config, out: Path, h: str, inputs: dict, context: int, log) -> Dataset:
     docs = read_documents(cfg)
     train_docs, val_docs = split_documents(docs, cfg["data"]["val_fraction"], cfg["train"]["seed"])
     train_docs = train_docs + augment_documents(cfg, len(train_docs))
@@ -260,13 +296,12 @@ def prepare(cfg: Config, build: Path, log=lambda s: None) -> Dataset:
         (out / "heldout.json").unlink(missing_ok=True)
     arrays = {"train": train, "val": val} | ({"compositional": comp} if comp is not None else {})
     atomic_save_npz(out / "streams.npz", **arrays)
-    atomic_write_json(stamp, {"hash": h, "vocab_size": tok.vocab_size, "train_tokens": int(len(train)),
-                              "val_tokens": int(len(val)), "compositional_tokens": int(len(comp)) if comp is not None else 0,
-                              "heldout_pairs": len(holdout_pairs(cfg))})
+    facts = {"vocab_size": tok.vocab_size, "train_tokens": int(len(train)), "val_tokens": int(len(val)),
+             "compositional_tokens": int(len(comp)) if comp is not None else 0, "heldout_pairs": len(holdout_pairs(cfg))}
     if heldout is not None:
-        stamp_extra = {"heldout_random": len(heldout["random"]), "heldout_compositional": len(heldout["compositional"]),
-                       "heldout_excluded_verbatim": heldout["excluded_verbatim"]}
-        atomic_write_json(stamp, read_json(stamp) | stamp_extra)
+        facts |= {"heldout_random": len(heldout["random"]), "heldout_compositional": len(heldout["compositional"]),
+                  "heldout_excluded_verbatim": heldout["excluded_verbatim"]}
+    write_stamp(out, h, OUTPUTS, inputs, **facts)
     log(f"data: {len(docs)} documents, {tok.kind} tokenizer, vocab {tok.vocab_size}, "
         f"{len(train):,} train / {len(val):,} val tokens"
         + (f", {len(comp_docs)} compositional test lines ({len(holdout_pairs(cfg))} held-out pairs)" if comp_docs else ""))

@@ -212,7 +212,10 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path: Path) -> "Tokenizer":
+        from ..core.fsutil import read_json
+
+        obj = read_json(path)  # a missing file is FileNotFoundError; unparsable JSON is Damaged
         try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except Exception as e:  # noqa: BLE001 - OSError, bad JSON, or the library refusing the file
+            return cls.from_json(obj)
+        except Exception as e:  # noqa: BLE001 - the library refusing the file
             raise UsageError(f"{path}: unreadable tokenizer ({e}); rerun 'tlmc train' to rebuild it") from None

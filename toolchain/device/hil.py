@@ -7,6 +7,7 @@ sees a `device.Device`.
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 import xml.etree.ElementTree as ET
@@ -17,8 +18,9 @@ from typing import Callable
 import numpy as np
 
 from ..export import generate as gen_mod
-from ..link.client import Device, DeviceError, DeviceReplyError, command_request
-from ..core.fsutil import atomic_write_bytes, read_json
+from ..link.client import Device, DeviceError, DeviceLost, DeviceReplyError, Interrupted, command_request
+from ..core.errors import TlmcError
+from ..core.fsutil import atomic_write_bytes, load_npz, read_json
 from ..target.build import token_cost
 
 
@@ -36,13 +38,16 @@ class SuiteResult:
     port: str
     board: str
     cases: list[Case]
+    error: str = ""             # the link fault that ended the suite (no device, device gone), one line
+    interrupted: bool = False   # Ctrl-C ended it: `cases` are the checks finished by then
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.cases)
+        return not self.error and not self.interrupted and all(c.passed for c in self.cases)
 
     def to_json(self) -> dict:
-        return {"port": self.port, "board": self.board, "passed": self.passed,
+        return {"port": self.port, "board": self.board, "passed": self.passed, "error": self.error or None,
+                "interrupted": self.interrupted,
                 "tests": len(self.cases), "failures": sum(not c.passed for c in self.cases),
                 "cases": [{"name": c.name, "passed": c.passed, "seconds": round(c.seconds, 4),
                            "message": c.message, "properties": c.properties} for c in self.cases]}
@@ -67,7 +72,7 @@ class Suite:
                  cmd_count: int = 100):
         self.dev, self.build, self.board = dev, Path(build), board
         self.report = read_json(self.build / "quantize" / "report.json")
-        z = np.load(self.build / "quantize" / "golden.npz")
+        z = load_npz(self.build / "quantize" / "golden.npz")
         self.gx, self.gy = z["inputs"], z["outputs"]
         if golden_limit:
             self.gx, self.gy = self.gx[:golden_limit], self.gy[:golden_limit]
@@ -84,23 +89,34 @@ class Suite:
                 ("latency", self.latency), ("robustness", self.robustness),
                 ("back_to_back", self.back_to_back), ("commands", self.commands), ("tokenizer", self.tokenizer)]
 
-    def run(self) -> SuiteResult:
-        results = []
+    def run(self, results: list[Case] | None = None) -> SuiteResult:
+        """Every check in order; each finished case is appended to `results` as it ends (a
+        caller's list: what Ctrl-C keeps). A link fault (the device gone, no answer at the
+        handshake) or Device.cancel() ends the suite at that check."""
+        results = [] if results is None else results
+        error, interrupted = "", False
         for name, fn in self.cases():
             case = Case(name)
             t0 = time.monotonic()
+            self.running = (name, t0)   # what a Ctrl-C report names as cut short
             try:
                 fn(case)
                 case.passed = True
+            except Interrupted:
+                case.message, interrupted = "interrupted (Ctrl-C) before it finished", True
+            except DeviceLost as e:
+                case.message = error = str(e)
             except (CheckFailed, DeviceError) as e:
                 case.message = str(e)
+                if name == "handshake" and not isinstance(e, CheckFailed):
+                    error = case.message    # no answer: there is no device to test
             except Exception as e:  # a bug in a check must not hide the other results
                 case.message = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
             case.seconds = time.monotonic() - t0
             results.append(case)
-            if name == "handshake" and not case.passed:
+            if error or interrupted or (name == "handshake" and not case.passed):
                 break  # the wrong firmware or no device: nothing else is meaningful
-        return SuiteResult(self.dev.port, self.board.id, results)
+        return SuiteResult(self.dev.port, self.board.id, results, error=error, interrupted=interrupted)
 
     # -- checks -------------------------------------------------------------------------------
     def handshake(self, case: Case) -> None:
@@ -328,13 +344,87 @@ def junit_xml(results: list[SuiteResult], path: Path) -> None:
     atomic_write_bytes(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
+class TestInterrupted(TlmcError):
+    """Ctrl-C during `tlmc test`, after the partial results were written. Exit code 130."""
+
+    exit_code = 130
+
+
+class _PortRun:
+    """The suite on one port, run in a thread: what Ctrl-C needs to stop it (cancel) and to
+    keep what it finished (partial)."""
+
+    def __init__(self, port: str, build: Path, board, baud: int, kw: dict):
+        self.port, self.build, self.board, self.baud, self.kw = port, build, board, baud, dict(kw)
+        self.cases: list[Case] = []
+        self.result: SuiteResult | None = None
+        self.dev: Device | None = None
+        self.suite: Suite | None = None
+        self._cancelled = threading.Event()
+
+    def __call__(self) -> None:
+        try:
+            dev = Device(self.port, baud=self.baud, timeout=self.kw.pop("timeout", 10.0))
+        except DeviceError as e:
+            self.result = SuiteResult(self.port, self.board.id, [Case("handshake", False, 0.0, str(e))], error=str(e))
+            return
+        self.dev = dev
+        if self._cancelled.is_set():
+            dev.cancel()
+        with dev:
+            self.suite = Suite(dev, self.build, self.board, **self.kw)
+            self.result = self.suite.run(self.cases)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        if self.dev is not None:
+            self.dev.cancel()
+
+    def partial(self) -> SuiteResult:
+        """The result so far: the finished result, or the checks finished by now."""
+        if self.result is not None:
+            return self.result
+        cases = list(self.cases)
+        name, t0 = getattr(self.suite, "running", (None, 0.0))
+        if name is not None and name not in {c.name for c in cases}:
+            cases.append(Case(name, False, time.monotonic() - t0, "interrupted (Ctrl-C) before it finished"))
+        return SuiteResult(self.port, self.board.id, cases, interrupted=True)
+
+
 def run_on_port(port: str, build: Path, board, baud: int, **kw) -> SuiteResult:
+    one = _PortRun(port, build, board, baud, kw)
+    one()
+    return one.partial()
+
+
+CANCEL_WAIT_S = 1.0     # Ctrl-C: how long the checks in progress get to end before the report is written
+
+
+def _run_all(ports: list[str], build: Path, board, baud: int, kw: dict, junit: Path | None) -> list[SuiteResult]:
+    """The suite on every port, one (daemon) thread each. On Ctrl-C: cancel them, give them
+    CANCEL_WAIT_S to end, write the JUnit report of what finished, raise TestInterrupted."""
+    runs = [_PortRun(p, build, board, baud, kw) for p in ports]
+    threads = [threading.Thread(target=r, name=f"hil {r.port}", daemon=True) for r in runs]
     try:
-        dev = Device(port, baud=baud, timeout=kw.pop("timeout", 10.0))
-    except DeviceError as e:
-        return SuiteResult(port, board.id, [Case("handshake", False, 0.0, str(e))])
-    with dev:
-        return Suite(dev, build, board, **kw).run()
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.1)
+    except KeyboardInterrupt:
+        for r in runs:
+            r.cancel()
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        results = [r.partial() for r in runs]
+        done = sum(len(r.cases) for r in results)
+        where = ""
+        if junit is not None:
+            junit_xml(results, Path(junit))
+            where = f"; the partial JUnit report is in {junit}"
+        raise TestInterrupted(f"interrupted after {done} check(s){where}") from None
+    return [r.partial() for r in runs]
 
 
 def resolve_ports(build: Path, board, ports: list[str] | None):
@@ -365,20 +455,31 @@ def run(cfg, build: Path, board_name: str | None = None, ports: list[str] | None
         junit: Path | None = None, **kw) -> dict:
     """`tlmc test`: the suite on every port given (in parallel), or on the board's own link
     (host: the host build on a pty). Returns a JSON-able summary; `passed` is the verdict."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from ..core import boards
 
     board = boards.resolve(board_name or cfg["board"]["id"])
     baud = int(board.get("serial", {}).get("baud", 115200) or 115200)
     ports, link = resolve_ports(build, board, ports)
     try:
-        with ThreadPoolExecutor(max_workers=len(ports)) as pool:
-            results = list(pool.map(lambda p: run_on_port(p, build, board, baud, **kw), ports))
+        results = _run_all(ports, build, board, baud, kw, junit)
     finally:
         if link is not None:
             link.stop()
     if junit is not None:
         junit_xml(results, Path(junit))
-    return {"board": board.id, "passed": all(r.passed for r in results), "devices": [r.to_json() for r in results],
-            "junit": str(junit) if junit else None}
+    summary = {"board": board.id, "passed": all(r.passed for r in results), "devices": [r.to_json() for r in results],
+               "junit": str(junit) if junit else None}
+    save_latest(Path(build) / board.id, results, summary)
+    return summary
+
+
+LATEST_JSON, LATEST_XML = "hil.json", "hil.xml"  # in build/<board>/: the latest run, for tlmc report
+
+
+def save_latest(out: Path, results: list[SuiteResult], summary: dict) -> None:
+    """Keep the latest run of the suite on a board as build/<board>/hil.json (the summary and
+    when it ran) and hil.xml (its JUnit), whatever --junit said."""
+    from ..core.fsutil import atomic_write_json
+
+    junit_xml(results, Path(out) / LATEST_XML)
+    atomic_write_json(Path(out) / LATEST_JSON, dict(summary, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")))

@@ -14,7 +14,8 @@ import numpy as np
 from . import interp
 from . import sampling
 from . import tflite_model
-from ..core.errors import TlmcError, UsageError
+from ..core.errors import NotBuilt
+from ..core.fsutil import read_bytes
 from ..data.tokenizer import PAD, Tokenizer
 
 
@@ -71,18 +72,13 @@ def _picker(int8: bool, rng, temperature: float, top_k: int, logits_t):
 
 def generate(build: Path, prompt: str, n_tokens: int, *, seed: int = 1, temperature: float = 0.0,
              top_k: int = 0, int8: bool = False) -> GenResult:
-    if n_tokens < 0:
-        raise UsageError(f"--tokens {n_tokens}: must be 0 or more")
-    if temperature < 0:
-        raise UsageError(f"--temperature {temperature}: must be 0 (greedy) or more")
-    if top_k < 0:
-        raise UsageError(f"--top-k {top_k}: must be 0 (all) or more")
+    sampling.check_generation(n_tokens, seed, temperature, top_k, min_tokens=0)
     name = "model.tflite" if int8 else "model_float.tflite"
     path = build / "quantize" / name
     if not path.is_file():
-        raise TlmcError(f"{path}: not built; run 'tlmc quantize' first")
+        raise NotBuilt(f"{path}: not built; run 'tlmc quantize' first")
     tok = Tokenizer.load(build / "data" / "tokenizer.json")
-    buf = path.read_bytes()
+    buf = read_bytes(path)
     model = tflite_model.parse(buf, str(path))
     prompt_ids = tok.encode(prompt).tolist()
     rng = sampling.XorShift32(seed)

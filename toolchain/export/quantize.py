@@ -6,7 +6,8 @@
 2. Check the int8 flatbuffer: any float tensor left (the converter silently leaves float
    islands around ops without int8 kernels) is an export error naming the op.
 3. Report float vs int8 cross-entropy, perplexity and accuracy on the first `[quantize]
-   eval_samples` validation tokens, scored as `tlmc eval` scores (LiteRT; `tflite_metrics`).
+   eval_samples` validation tokens, scored as `tlmc eval` scores (LiteRT; `tflite_metrics`),
+   and the distribution of the per-token difference (`token_ce_diff`, train.metrics).
 4. Load the int8 model in TFLM: a refused op fails here; record the arena TFLM needs.
 5. Save golden vectors: inputs and TFLM's int8 outputs, the ground truth for the C runtime.
 
@@ -30,9 +31,10 @@ from ..train import metrics as metrics_mod
 from ..train import models
 from ..train import predict
 from ..core.config import Config
-from ..core.errors import ExportError
+from ..core.errors import ExportError, NotBuilt
 from ..core.fsutil import (atomic_save_npz, atomic_write_bytes, atomic_write_json, captured_fds, hash_json,
-                     read_json, sha256_bytes)
+                     check_writable, read_bytes, read_json, sha256_bytes, stamp_status, write_stamp)
+from ..core.progress import log
 from ..core.tfenv import tf as _tf
 
 # Ops each architecture's int8 export may contain; anything else is an export error.
@@ -96,7 +98,8 @@ def _as_float(raw: np.ndarray, t: tflite_model.Tensor) -> np.ndarray:
 
 
 def tflite_metrics(buf: bytes, sig: dict, val: np.ndarray, tokens: int, *,
-                   parts: dict[str, np.ndarray] | None = None, token_chars: np.ndarray | None = None) -> dict:
+                   parts: dict[str, np.ndarray] | None = None, token_chars: np.ndarray | None = None,
+                   per_target: list | None = None) -> dict:
     """CE / perplexity / accuracy (and `parts`, `token_chars` extras, see train.metrics) of a
     float or int8 .tflite on LiteRT over the first `tokens` tokens of the validation stream:
     each non-<pad> target predicted from its document so far (window models: the last K
@@ -113,14 +116,31 @@ def tflite_metrics(buf: bytes, sig: dict, val: np.ndarray, tokens: int, *,
         lm = predict.FloatLM(lambda x, training=False: _as_float(win.batch(x), out_t), "window",
                              int(model.tensors[model.inputs[0]].shape[-1]), int(out_t.shape[-1]), "tflite")
         pieces = predict.stream_logits(lm, val, limit=tokens)
-    return metrics_mod.score_stream(pieces, val, parts, token_chars)
+    return metrics_mod.score_stream(pieces, val, parts, token_chars, per_target)
 
 
-def stage_hash(cfg: Config, build: Path) -> str:
+def stage_inputs(cfg: Config, build: Path) -> dict:
+    """What the int8 model is made from: the deployed student's run (its stamp's hash) and [quantize]."""
     from ..train.distill import deployed_stage
 
     train_stamp = read_json(build / deployed_stage(cfg) / "stamp.json")["hash"]
-    return hash_json({"train": train_stamp, "quantize": cfg["quantize"], "v": 2})
+    return {"train": train_stamp, "quantize": cfg["quantize"], "v": 2}
+
+
+def stage_hash(cfg: Config, build: Path) -> str:
+    return hash_json(stage_inputs(cfg, build))
+
+
+INPUT_LABELS = {"train": "the trained model", "v": "tlmc's quantizer"}
+OUTPUTS = ("model.tflite", "model_float.tflite", "golden.npz", "signature.json", "signature_float.json", "report.json")
+
+
+def status(cfg: Config, build: Path) -> str | None:
+    """None when build/quantize holds the int8 model of the deployed student as it is, intact;
+    else why not. Damaged when an output is."""
+    inputs = stage_inputs(cfg, build)
+    return stamp_status(build / "quantize", hash_json(inputs), required=("model.tflite", "report.json"),
+                        inputs=inputs, labels=INPUT_LABELS, record=OUTPUTS)
 
 
 def sample_windows(stream: np.ndarray, positions: np.ndarray, context: int, n: int, seed: int):
@@ -152,9 +172,8 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
 
     run_deployed(cfg, build)  # the scratch or the distilled student; no work if unchanged
     out = build / "quantize"
-    h = stage_hash(cfg, build)
-    stamp = out / "stamp.json"
-    if not force and stamp.is_file() and read_json(stamp).get("hash") == h and (out / "model.tflite").is_file():
+    inputs = stage_inputs(cfg, build)
+    if not force and status(cfg, build) is None:
         rep = read_json(out / "report.json")
         rep["cached"] = True
         return rep
@@ -162,21 +181,26 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     ds = data_mod.prepare(cfg, build)
     q, m, seed = cfg["quantize"], cfg["model"], cfg["train"]["seed"]
     weights = train_mod.load_weights(build, deployed_stage(cfg))
+    check_writable(out, 6 * sum(int(w.size) for w in weights.values()) + (1 << 20))  # float + int8 models, goldens
     arch = models.get(m["arch"])
     if arch.kind == "step":
-        return _run_step(cfg, build, out, h, ds, weights, arch, t0)
+        return _run_step(cfg, build, out, inputs, ds, weights, arch, t0)
     calib, _ = sample_windows(ds.train, ds.train_positions(), ds.context, q["calibration_samples"], seed + 11)
+    log(f"quantize: converting to float and int8 .tflite (calibrating on {len(calib):,} windows) ...")
     float_buf, int8_buf = quantize_weights(weights, m, calib)
     model = tflite_model.parse(int8_buf, "int8 model")
 
     # float vs int8 on the first eval_samples validation tokens, as `tlmc eval` scores them
     n_eval = min(q["eval_samples"], len(ds.val))
-    f_metrics = tflite_metrics(float_buf, {"kind": "window"}, ds.val, n_eval)
-    q_metrics = tflite_metrics(int8_buf, {"kind": "window"}, ds.val, n_eval)
+    log(f"quantize: scoring float and int8 on {n_eval:,} validation tokens ...")
+    f_nll, q_nll = [], []  # per target, for the distribution of int8 - float CE
+    f_metrics = tflite_metrics(float_buf, {"kind": "window"}, ds.val, n_eval, per_target=f_nll)
+    q_metrics = tflite_metrics(int8_buf, {"kind": "window"}, ds.val, n_eval, per_target=q_nll)
     out_t = model.tensors[model.outputs[0]]
     q_run = interp.Runner(int8_buf)
 
     # TFLM: refuses or runs; the arena it needs; golden vectors from its reference kernels
+    log(f"quantize: TFLM check and {q['golden_vectors']:,} golden vectors ...")
     arena = interp.tflm_arena(int8_buf)
     gx, _ = sample_windows(ds.val, ds.val_positions(), ds.context, q["golden_vectors"], seed + 13)
     gy = golden_vectors(int8_buf, gx)
@@ -186,10 +210,11 @@ def run(cfg: Config, build: Path, *, force: bool = False) -> dict[str, Any]:
     report = {
         "arch": m["arch"], "params": params, "macs_per_token": macs, "golden_vectors": int(len(gx)),
         **_report_figures(f_metrics, q_metrics, n_eval, "windows"),
+        "token_ce_diff": metrics_mod.ce_difference(f_nll, q_nll),
         **_report_model(float_buf, int8_buf, model, out_t, arena, lite_vs_tflm),
         "seconds": round(time.monotonic() - t0, 2),
     }
-    _save(out, h, float_buf, int8_buf, gx.astype(np.int32), gy, report, {"kind": "window", "context": ds.context})
+    _save(out, inputs, float_buf, int8_buf, gx.astype(np.int32), gy, report, {"kind": "window", "context": ds.context})
     return report
 
 
@@ -214,13 +239,13 @@ def _report_model(float_buf: bytes, int8_buf: bytes, model: tflite_model.Model, 
     }
 
 
-def _save(out: Path, h: str, float_buf: bytes, int8_buf: bytes, gx, gy, report: dict, signature: dict) -> None:
+def _save(out: Path, inputs: dict, float_buf: bytes, int8_buf: bytes, gx, gy, report: dict, signature: dict) -> None:
     atomic_write_bytes(out / "model_float.tflite", float_buf)
     atomic_write_bytes(out / "model.tflite", int8_buf)
     atomic_save_npz(out / "golden.npz", inputs=gx, outputs=gy)
     atomic_write_json(out / "signature.json", signature)
     atomic_write_json(out / "report.json", report)
-    atomic_write_json(out / "stamp.json", {"hash": h})
+    write_stamp(out, hash_json(inputs), OUTPUTS, inputs)
     report["cached"] = False
 
 
@@ -248,11 +273,13 @@ def _doc_starts(stream: np.ndarray) -> np.ndarray:
     return np.flatnonzero(stream == 0)
 
 
-def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0: float) -> dict[str, Any]:
+def _run_step(cfg: Config, build: Path, out: Path, inputs: dict, ds, weights, arch, t0: float) -> dict[str, Any]:
     """Quantize a step model (docs/state.md): calibrate on (token, states) recorded by streaming
     training text through the float model; evaluate float and int8 streaming; TFLM goldens."""
     q, m, seed = cfg["quantize"], cfg["model"], cfg["train"]["seed"]
     vocab = ds.tokenizer.vocab_size
+    log(f"quantize: converting the {arch.name} step model to float and int8 .tflite "
+        f"(calibrating on {q['calibration_samples']:,} streamed steps) ...")
     step = arch.step_fn(weights, m)
     float_buf = convert(step, None)
     f_model = tflite_model.parse(float_buf, "float model")
@@ -282,10 +309,13 @@ def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0
     out_t = model.tensors[model.outputs[sig["logits_output"]]]
 
     n_eval = min(q["eval_samples"], len(ds.val))
-    f_metrics = tflite_metrics(float_buf, f_sig, ds.val, n_eval)
-    q_metrics = tflite_metrics(int8_buf, sig, ds.val, n_eval)
+    log(f"quantize: scoring float and int8 on {n_eval:,} validation tokens (streaming) ...")
+    f_nll, q_nll = [], []  # per target, for the distribution of int8 - float CE
+    f_metrics = tflite_metrics(float_buf, f_sig, ds.val, n_eval, per_target=f_nll)
+    q_metrics = tflite_metrics(int8_buf, sig, ds.val, n_eval, per_target=q_nll)
     q_run = stream.StepRunner(int8_buf, sig, "litert")
 
+    log("quantize: TFLM check and golden sequences ...")
     arena = interp.tflm_arena(int8_buf)
     # golden sequences: <pad> then real text, TFLM logits after every step
     n_seq = max(4, q["golden_vectors"] // GOLDEN_SEQ_LEN)
@@ -305,18 +335,17 @@ def _run_step(cfg: Config, build: Path, out: Path, h: str, ds, weights, arch, t0
         "state_bytes": int(sum(st[1] * st[2] for st in arch.states(m))),
         "requantized_states": q_run.requantized_states,
         **_report_figures(f_metrics, q_metrics, n_eval, "streaming"),
+        "token_ce_diff": metrics_mod.ce_difference(f_nll, q_nll),
         **_report_model(float_buf, int8_buf, model, out_t, arena, lite_vs_tflm),
         "seconds": round(time.monotonic() - t0, 2),
     }
     atomic_write_json(out / "signature_float.json", f_sig)
-    _save(out, h, float_buf, int8_buf, gx, gy, report, sig)
+    _save(out, inputs, float_buf, int8_buf, gx, gy, report, sig)
     return report
 
 
 def load_int8(build: Path) -> bytes:
     p = build / "quantize" / "model.tflite"
     if not p.is_file():
-        from ..core.errors import TlmcError
-
-        raise TlmcError(f"{p}: no int8 model; run 'tlmc quantize' first")
-    return p.read_bytes()
+        raise NotBuilt(f"{p}: no int8 model; run 'tlmc quantize' first")
+    return read_bytes(p)

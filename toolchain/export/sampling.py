@@ -16,6 +16,32 @@ import numpy as np
 U32 = 0xFFFFFFFF
 SEED_ZERO = 0x9E3779B9  # replaces a zero seed: xorshift32 never leaves state 0
 
+# The ranges a device's GEN accepts (firmware/tlm_protocol.c, docs/protocol.md); the host
+# generates under the same ones, so a setting that works on the host works on the device.
+GEN_TOKENS = (1, 4096)
+GEN_SEED = (0, 2**31 - 1)
+GEN_TEMPERATURE = (0.0, 100.0)  # sent in thousandths: temp_milli 0..100000
+GEN_TOP_K = (0, 65535)
+
+
+def check_generation(tokens: int, seed: int, temperature: float, top_k: int, *, min_tokens: int = GEN_TOKENS[0]) -> None:
+    """UsageError (one line, exit 2) unless every setting is within the device's range."""
+    from ..core.errors import UsageError
+
+    def bad(option, value, lo, hi, what=""):
+        raise UsageError(f"{option} {value}: must be from {lo} to {hi}{what} (the range a device accepts, "
+                         f"docs/protocol.md)")
+
+    if not min_tokens <= tokens <= GEN_TOKENS[1]:
+        bad("--tokens", tokens, min_tokens, GEN_TOKENS[1])
+    if not GEN_SEED[0] <= seed <= GEN_SEED[1]:
+        bad("--seed", seed, *GEN_SEED)
+    if not (math.isfinite(temperature) and GEN_TEMPERATURE[0] <= temperature <= GEN_TEMPERATURE[1]):
+        bad("--temperature", temperature, GEN_TEMPERATURE[0], GEN_TEMPERATURE[1], ", 0 for greedy")
+    if not GEN_TOP_K[0] <= top_k <= GEN_TOP_K[1]:
+        bad("--top-k", top_k, GEN_TOP_K[0], GEN_TOP_K[1], ", 0 for all")
+
+
 # 2^(-i/256) in Q16, i = 0..255: 65536 .. 32857
 POW2_FRAC_Q16 = [int(round(65536 * 2.0 ** (-i / 256.0))) for i in range(256)]
 

@@ -4,7 +4,6 @@ carries them: the reference for streaming evaluation, generation and golden vect
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
@@ -13,6 +12,7 @@ import numpy as np
 from . import interp
 from . import tflite_model
 from ..core.errors import TlmcError
+from ..core.fsutil import read_json
 from ..data.tokenizer import PAD
 
 
@@ -20,7 +20,7 @@ def read_signature(build: Path, name: str = "signature.json") -> dict:
     p = Path(build) / "quantize" / name
     if not p.is_file():
         return {"kind": "window"}
-    return json.loads(p.read_text())
+    return read_json(p)
 
 
 def requantize(q: np.ndarray, scale_out: float, zp_out: int, scale_in: float, zp_in: int) -> np.ndarray:

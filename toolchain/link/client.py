@@ -7,19 +7,38 @@ request gets one final `OK`/`ERR` line; GEN streams `TOK` lines first.
 
 from __future__ import annotations
 
+import errno
+import sys
+import threading
 import time
+import urllib.parse
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.errors import TlmcError
+from ..core.errors import TlmcError, UsageError
 
 PROTOCOL_VERSION = 1
-LINE_MAX = 255
+LINE_MAX = 256              # bytes of a request line when INFO does not say (line_max)
+# GEN's value ranges on the device (firmware/tlm_protocol.c): the host refuses others before sending
+GEN_MAX_TOKENS = 4096
+SEED_MAX = 2**31 - 1
+TEMP_MILLI_MAX = 100_000
+TOP_K_MAX = 65535
 
 
 class DeviceError(TlmcError):
     """The device did not answer as the protocol says (timeout, garbage, wrong firmware)."""
+
+
+class DeviceLost(DeviceError):
+    """The link itself failed: the port does not open, or it closed or failed under a read or
+    write. Nothing more can be said over it."""
+
+
+class Interrupted(DeviceError):
+    """Device.cancel() was called while a read was waiting (Ctrl-C during `tlmc test`)."""
 
 
 class DeviceReplyError(DeviceError):
@@ -75,6 +94,23 @@ def tokenize_request(text: str) -> str:
     return ("TOKENIZE " + escape_text(text)) if text else "TOKENIZE"
 
 
+def check_gen_args(max_tokens: int, seed: int, temp_milli: int, top_k: int) -> None:
+    """UsageError (exit 2) for a GEN value the device would refuse, before anything is sent."""
+    for name, value, lo, hi in (("tokens", max_tokens, 1, GEN_MAX_TOKENS), ("seed", seed, 0, SEED_MAX),
+                                ("temperature (thousandths)", temp_milli, 0, TEMP_MILLI_MAX),
+                                ("top-k", top_k, 0, TOP_K_MAX)):
+        if not lo <= int(value) <= hi:
+            raise UsageError(f"{name} {value}: the device takes {lo} to {hi} (docs/protocol.md, GEN)")
+
+
+def gen_request(prompt: str, max_tokens: int, seed: int = 1, temp_milli: int = 0, top_k: int = 0) -> str:
+    """The GEN request line for these values: what Device.generate sends. The prompt is
+    escape_text'ed: a space at either end travels as `\\s`, as the device takes the text
+    after one separator literally."""
+    line = f"GEN {max_tokens} {seed} {temp_milli} {top_k}"
+    return line + " " + escape_text(prompt) if prompt else line
+
+
 def unescape(s: str) -> bytes:
     out = bytearray()
     i = 0
@@ -108,28 +144,125 @@ class Reply:
         return dict(w.split("=", 1) for w in self.final.split()[1:] if "=" in w)
 
 
-class Device:
-    """A device speaking protocol v1 on a pyserial URL or port name."""
+# -- link faults: what a person reads ---------------------------------------------------------
+OPEN_WAIT_S = 5.0           # a USB port may be re-enumerating (after an upload): retry opening it
+OPEN_WAIT_SOCKET_S = 1.0    # a socket:// URL: the emulator listens within ~0.1 s of its start
+READ_CHUNK_S = 0.2          # reads wait at most this long before looking at the deadline/cancel
+HANDSHAKE_S = 6.0           # sync(): INFO must answer within this, in all
+HANDSHAKE_TRY_S = 2.0       # sync(): one try (the emulated microbit can be ~0.7 s late at first)
 
-    def __init__(self, port: str, baud: int = 115200, timeout: float = 10.0, open_retries: int = 20):
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _quote(data: bytes, n: int = 40) -> str:
+    text = data.rstrip(b"\r\n").decode("ascii", errors="replace")
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+def _check_url(port: str) -> None:
+    """A URL pyserial would misread, refused with the fix (socket:// without a port gives a
+    TypeError deep inside pyserial otherwise)."""
+    if not port:
+        raise DeviceLost("no port given: pass --port /dev/ttyACM0 (a board) or socket://127.0.0.1:PORT (an emulator)")
+    scheme = port.split("://", 1)[0].lower() if "://" in port else ""
+    if scheme in ("socket", "rfc2217"):
+        parts = urllib.parse.urlsplit(port)
+        try:
+            number = parts.port
+        except ValueError:
+            number = -1
+        if not parts.hostname or number is None or not 0 < number < 65536:
+            raise DeviceLost(f"{port}: cannot open: a {scheme} URL needs a host and a port from 1 to 65535, "
+                             f"e.g. {scheme}://127.0.0.1:4321")
+
+
+def _open_failure(port: str, e: Exception) -> tuple[str, bool]:
+    """(why a port did not open, for a person; whether trying again soon may help)."""
+    text = str(e)
+    low = text.lower()
+    if isinstance(e, ValueError) and "protocol" in low and "not known" in low:
+        scheme = port.split("://", 1)[0]
+        return (f"pyserial knows no {scheme}:// URLs; give a serial device (/dev/ttyACM0, COM3) or "
+                "socket://HOST:PORT (an emulated board)"), False
+    errno_ = getattr(e, "errno", None)
+    if errno_ == errno.ECONNREFUSED or "connection refused" in low:
+        return ("connection refused: nothing listens there (an emulated board: is it running? "
+                "'tlmc flash' starts it)"), True
+    if errno_ == errno.ENOENT or "no such file" in low or "could not find" in low:
+        return "no such port; check the name and that the board is plugged in ('tlmc boards' lists USB ids)", True
+    if errno_ in (errno.EACCES, errno.EPERM) or "permission denied" in low:
+        return "permission denied; join the group that owns the port (sudo usermod -aG dialout $USER, then log in again)", False
+    if errno_ == errno.EBUSY or "busy" in low or "exclusively lock" in low:
+        return "the port is busy; close the other program using it (a serial monitor, another tlmc)", True
+    if "timed out" in low:
+        return "no connection within 5 s; is the host reachable and the port right?", False
+    detail = text.split(": ", 1)[1] if text.startswith("Could not open port") and ": " in text else text
+    return f"{detail.strip() or type(e).__name__}; check the port name and that nothing else holds it", False
+
+
+def _link_failure(e: Exception) -> str:
+    """What went wrong with an open link, in words (pyserial's texts are for programmers)."""
+    low = str(e).lower()
+    if "socket disconnected" in low or "broken pipe" in low or "connection reset" in low or \
+            isinstance(e, (BrokenPipeError, ConnectionResetError)):
+        return "the device closed the connection"
+    if "returned no data" in low or "input/output error" in low or getattr(e, "errno", None) == errno.EIO:
+        return "the device disconnected (input/output error)"
+    if "not open" in low:
+        return "the port is closed"
+    return f"the link failed ({str(e).strip() or type(e).__name__})"
+
+
+def _lost_hint(port: str) -> str:
+    if port.startswith("socket://"):
+        return "is the emulator still running? ('tlmc flash' starts it again)"
+    if port.startswith("/dev/pts/"):
+        return "the host build's program ended"
+    return "was the board unplugged or reset? check the cable and run the command again"
+
+
+class Device:
+    """A device speaking protocol v1 on a pyserial URL or port name.
+
+    Every fault of the link itself (the port cannot be opened, the other side closes, a read
+    or write fails) becomes a DeviceLost here, one line naming the port, what was being done
+    and what to check; no pyserial exception leaves this class. A request that gets no reply
+    is a DeviceError after `timeout` s (the handshake: after HANDSHAKE_S s in all)."""
+
+    def __init__(self, port: str, baud: int = 115200, timeout: float = 10.0, open_wait: float | None = None):
         import serial
 
         self.port = port
         self.timeout = timeout
-        last = None
-        for _ in range(max(1, open_retries)):
-            try:
-                self.ser = serial.serial_for_url(port, baudrate=baud, timeout=timeout, write_timeout=timeout)
-                break
-            except (serial.SerialException, OSError) as e:  # the port may be re-enumerating
-                last = e
-                time.sleep(0.25)
-        else:
-            raise DeviceError(f"{port}: cannot open ({last}); check the port name and that nothing else holds it")
+        self._rx = bytearray()          # received bytes not yet returned as lines
+        self._cancel = threading.Event()
         self._info: dict[str, str] | None = None
+        self._heard = ""                # what the device sent that was no reply (for errors)
+        _check_url(port)
+        wait = open_wait if open_wait is not None else (OPEN_WAIT_SOCKET_S if "://" in port else OPEN_WAIT_S)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.ser = serial.serial_for_url(port, baudrate=baud, timeout=READ_CHUNK_S, write_timeout=timeout)
+                break
+            except (serial.SerialException, OSError, ValueError) as e:
+                why, transient = _open_failure(port, e)
+                if not transient or time.monotonic() + 0.25 > deadline:   # a port may be re-enumerating
+                    raise DeviceLost(f"{port}: cannot open: {why}") from None
+                time.sleep(0.25)
 
     def close(self) -> None:
-        self.ser.close()
+        try:
+            self.ser.close()
+        except Exception:   # closing a link that already failed: nothing left to say
+            pass
+
+    def cancel(self) -> None:
+        """From another thread: make the read or wait in progress raise Interrupted within
+        READ_CHUNK_S (Ctrl-C during `tlmc test`)."""
+        self._cancel.set()
 
     def __enter__(self) -> "Device":
         return self
@@ -137,24 +270,56 @@ class Device:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- the link: the one place serial exceptions become DeviceErrors --------------------------
+    @contextmanager
+    def _link(self, doing: str):
+        import serial
+
+        try:
+            yield
+        except serial.SerialTimeoutException:
+            raise DeviceError(f"{self.port}: the device took nothing for {self.timeout:g} s {doing} (write "
+                              "timeout); is it stuck, or is this the right port?") from None
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise DeviceLost(f"{self.port}: {_link_failure(e)} {doing}; {_lost_hint(self.port)}") from None
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise Interrupted(f"{self.port}: interrupted")
+
     # -- lines --------------------------------------------------------------------------------
     def send_raw(self, data: bytes) -> None:
-        self.ser.write(data)
-        self.ser.flush()
+        self._check_cancel()
+        with self._link(f"while sending {_quote(data)}"):
+            self.ser.write(data)
+            self.ser.flush()
 
-    def readline(self, timeout: float | None = None) -> str:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        buf = bytearray()
+    def drain(self) -> None:
+        """Drop whatever was received and not read yet."""
+        self._rx.clear()
+        with self._link("while dropping stale input"):
+            self.ser.reset_input_buffer()
+
+    def readline(self, timeout: float | None = None, expect: str = "reply") -> str:
+        """The next line the device sends (its terminator removed), within `timeout` s (the
+        device's timeout by default); `expect` says what the line is, for the error."""
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
         while True:
-            self.ser.timeout = max(0.01, deadline - time.monotonic())
-            chunk = self.ser.read_until(b"\n")
-            buf += chunk
-            if buf.endswith(b"\n"):
-                return buf.rstrip(b"\r\n").decode("ascii", errors="replace")
+            end = self._rx.find(b"\n")
+            if end >= 0:
+                line = bytes(self._rx[:end])
+                del self._rx[:end + 1]
+                return line.rstrip(b"\r").decode("ascii", errors="replace")
+            self._check_cancel()
             if time.monotonic() >= deadline:
-                raise DeviceError(f"{self.port}: no reply within {self.timeout:.0f} s"
-                                  + (f" (got {bytes(buf[:60])!r})" if buf else "")
-                                  + "; is the firmware running and the port right?")
+                got = f" (got {bytes(self._rx[:60])!r})" if self._rx else ""
+                self._heard = got[1:-1]
+                raise DeviceError(f"{self.port}: no {expect} within {wait:g} s{got}; is the firmware running, "
+                                  "and is this its port?")
+            with self._link(f"while waiting for the {expect}"):
+                waiting = self.ser.in_waiting
+                self._rx += self.ser.read(waiting or 1)   # returns after READ_CHUNK_S at most
 
     def request(self, line: str, timeout: float | None = None, on_stream=None) -> Reply:
         """Send one request line; collect streamed lines until the final OK/ERR."""
@@ -162,9 +327,21 @@ class Device:
             raise ValueError("a request is one line")
         t0 = time.monotonic()
         self.send_raw(line.encode("ascii", errors="strict") + b"\n")
+        expect = f"reply to {_quote(line.encode())}"
+        wait = self.timeout if timeout is None else timeout
         stream = []
         while True:
-            got = self.readline(timeout)
+            # a streaming request (on_stream) waits `wait` s for each line; any other for all of
+            # its reply, so a device that keeps sending lines that are no reply cannot hold it
+            left = wait if on_stream is not None else max(0.0, t0 + wait - time.monotonic())
+            try:
+                got = self.readline(left, expect=expect)
+            except DeviceError as e:
+                if stream and type(e) is DeviceError:   # a timeout after lines that were no reply
+                    self._heard = f"{len(stream)} line(s) that are no reply, the last {stream[-1][:40]!r}"
+                    raise DeviceError(f"{self.port}: no OK/ERR {expect} within {wait:g} s, after {self._heard}; "
+                                      "is tlmc firmware running on it?") from None
+                raise
             if got.startswith("OK") and (len(got) == 2 or got[2] == " "):
                 return Reply(got, stream, time.monotonic() - t0)
             if got.startswith("ERR"):
@@ -174,25 +351,43 @@ class Device:
             if on_stream is not None:
                 on_stream(got)
 
-    def sync(self, attempts: int = 5) -> None:
-        """End any partial line on the device and drop stale input, then check INFO answers."""
-        last: Exception | None = None
-        for _ in range(attempts):
+    def sync(self, within: float | None = None, say=None) -> None:
+        """End any partial line on the device and drop stale input, then check that INFO
+        answers: one try every HANDSHAKE_TRY_S s for `within` s in all (HANDSHAKE_S by
+        default). After the first try fails, `say` (default: a line on stderr) is told what
+        is awaited."""
+        total = HANDSHAKE_S if within is None else within
+        deadline = time.monotonic() + total
+        tries = 0
+        self._heard = ""
+        while True:
+            tries += 1
             try:
                 self.send_raw(b"\n")
                 time.sleep(0.05)
-                self.ser.reset_input_buffer()
+                self.drain()
                 self._info = None
-                self.info()
+                self.info(timeout=max(0.1, min(HANDSHAKE_TRY_S, deadline - time.monotonic())))
                 return
-            except DeviceError as e:
-                last = e
-        raise DeviceError(f"{self.port}: no protocol handshake after {attempts} tries ({last})")
+            except DeviceReplyError as e:
+                raise DeviceError(f"{self.port}: the device answered INFO with 'ERR {e.code} {e.text[:40]}'; "
+                                  "it does not run tlmc firmware of this protocol: flash it (tlmc flash)") from None
+            except (DeviceLost, Interrupted):
+                raise
+            except DeviceError:
+                pass
+            if time.monotonic() >= deadline:
+                break
+            if tries == 1:
+                (say or _say)(f"{self.port}: waiting up to {total:g} s for the device to answer INFO ...")
+        heard = f", it sent {self._heard}" if self._heard else ", it sent nothing"
+        raise DeviceError(f"{self.port}: no answer to INFO within {total:g} s ({tries} tries{heard}); is tlmc "
+                          "firmware running on it, and is this its port?")
 
     # -- commands -----------------------------------------------------------------------------
-    def info(self) -> dict[str, str]:
+    def info(self, timeout: float | None = None) -> dict[str, str]:
         if self._info is None:
-            r = self.request("INFO")
+            r = self.request("INFO", timeout=timeout)
             self._info = r.fields()
             if self._info.get("proto") != str(PROTOCOL_VERSION):
                 raise DeviceError(f"{self.port}: device speaks protocol {self._info.get('proto')!r}, "
@@ -228,10 +423,8 @@ class Device:
             if on_token is not None:
                 on_token(int(parts[1]), piece)
 
-        line = f"GEN {max_tokens} {seed} {temp_milli} {top_k}"
-        if prompt:
-            line += " " + escape_prompt(prompt)
-        r = self.request(line, timeout=max(self.timeout, 60.0), on_stream=on_stream)
+        check_gen_args(max_tokens, seed, temp_milli, top_k)
+        r = self.request(gen_request(prompt, max_tokens, seed, temp_milli, top_k), timeout=max(self.timeout, 60.0), on_stream=on_stream)
         return ids, bytes(text), r
 
     def command(self, utterance: str) -> tuple[str, dict[str, str]]:

@@ -3,6 +3,11 @@
 The program's stdin/stdout are the pty's master side; pyserial opens the slave side
 (`/dev/pts/N`) like any serial port, so the host build is tested through exactly the client
 code a USB board uses.
+
+The program never outlives the link: it is a `core.children` child (its own process group,
+SIGTERM when the thread that started it ends, a watcher for when this process dies), and it
+ends by itself once every copy of the slave side is closed (its reads then fail with EIO:
+firmware/ports/host/port_host.c). Start a HostLink from a thread that lives as long as the link.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from ..core import children
 from ..core.errors import TlmcError
 
 
@@ -20,20 +26,21 @@ class HostLink:
         if not exe.is_file():
             raise TlmcError(f"{exe}: not built; run 'tlmc build --board host' first")
         master, slave = os.openpty()
-        self.port = os.ttyname(slave)
-        self._slave = slave
-        self.proc = subprocess.Popen([str(exe), "--serve"], stdin=master, stdout=master, stderr=subprocess.DEVNULL,
-                                     close_fds=True)
-        os.close(master)
+        try:
+            self.port = os.ttyname(slave)
+            self._child = children.spawn([str(exe), "--serve"], stdin=master, stdout=master,
+                                         stderr=subprocess.DEVNULL)
+        except BaseException:
+            os.close(slave)
+            raise
+        finally:
+            os.close(master)
+        self._slave: int | None = slave
+        self.proc = self._child.proc
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """End the program (and reap it) and close the pty. Safe to call twice."""
+        self._child.stop()
         if self._slave is not None:
             os.close(self._slave)
             self._slave = None

@@ -63,7 +63,7 @@ def score_extras(cfg: Config, ds) -> dict:
     tok = ds.tokenizer
     chars = np.array([len(tok.token_text(i).decode("utf-8", "replace")) for i in range(tok.vocab_size)], np.int64)
     extra: dict = {"token_chars": chars}
-    if cfg["data"]["recipe"] == "commands":
+    if cfg.commands_source() is not None:
         w = data_mod.target_weights(ds.val, tok, 0.5)
         extra["parts"] = {"utterance": w == 0.5, "command": w == 1.0}
     return extra
@@ -91,8 +91,9 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
     names = ["teacher", "scratch", "distilled", int8_name]
     sets: dict[str, list[tuple[str, str]]] = {}
     if task == "commands":
-        if cfg["data"]["recipe"] != "commands":
-            raise UsageError(f"--task commands needs the commands recipe ([data] recipe = \"commands\" in {cfg.path.name})")
+        if cfg.commands_source() is None:
+            raise UsageError(f"--task commands needs a commands project ([data] recipe = \"commands\" or "
+                             f"grammar = \"file.yaml\" in {cfg.path.name})")
         from . import cmdparse
 
         sets["random"] = cmdparse.heldout_commands(build, "random", commands)
@@ -100,6 +101,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
         if comp:
             sets["compositional"] = comp
     entries: dict[str, dict | None] = {}
+    parses: dict[str, dict[str, list[str]]] = {}  # entry -> split -> the parse of each utterance
     missing: dict[str, str] = {}
     for name in names:
         t0 = time.monotonic()
@@ -124,6 +126,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
 
                 for split, pairs in sets.items():
                     got = cmdparse.decode_int8(build, [u for u, _ in pairs])
+                    parses.setdefault(name, {})[split] = got
                     e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
         else:
             lm, why = _float_entry(cfg, build, name, vocab)
@@ -133,6 +136,7 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
             e = metrics_mod.score_stream(predict.stream_logits(lm, ds.val, limit=tokens), ds.val, **extra)
             for split, pairs in sets.items():
                 got = float_parses(lm, ds.tokenizer, [u for u, _ in pairs])
+                parses.setdefault(name, {})[split] = got
                 e[f"exact_match_{split}"] = float(np.mean([g == c for g, (_, c) in zip(got, pairs)]))
         if sets:
             e["exact_match"] = e["exact_match_random"]
@@ -147,7 +151,36 @@ def run(cfg: Config, build: Path, *, task: str | None = None, tokens: int = 2000
     sc, te, di = entries.get("scratch"), entries.get("teacher"), entries.get("distilled")
     if sc and te and di and te["ce"] < sc["ce"]:  # only meaningful when the teacher is better
         result["gap_closed"] = (sc["ce"] - di["ce"]) / (sc["ce"] - te["ce"])
+    save(build, result, sets, parses)
     return result
+
+
+WRONG_KEPT = 300  # wrong parses kept per model and split in build/eval/commands.json
+
+
+def parse_summary(pairs: list[tuple[str, str]], got: list[str]) -> dict:
+    """One model's parses of one split: count, exact matches, per intent (the command's first
+    word) [count, exact], and the wrong ones as [utterance, expected, got] (the first WRONG_KEPT)."""
+    per_intent: dict[str, list[int]] = {}
+    wrong = []
+    for (utterance, truth), g in zip(pairs, got):
+        row = per_intent.setdefault(truth.split(" ", 1)[0], [0, 0])
+        row[0] += 1
+        row[1] += g == truth
+        if g != truth and len(wrong) < WRONG_KEPT:
+            wrong.append([utterance, truth, g])
+    return {"count": len(pairs), "exact": sum(r[1] for r in per_intent.values()),
+            "per_intent": dict(sorted(per_intent.items())), "wrong": wrong}
+
+
+def save(build: Path, result: dict, sets: dict, parses: dict) -> None:
+    """The eval result as build/eval/<task or 'lm'>.json (what `tlmc report` reads), with the
+    per-intent counts and wrong parses of each model and split for a task."""
+    from ..core.fsutil import atomic_write_json
+
+    out = dict(result, parses={name: {split: parse_summary(sets[split], got) for split, got in by_split.items()}
+                               for name, by_split in parses.items()})
+    atomic_write_json(Path(build) / "eval" / f"{result['task'] or 'lm'}.json", out)
 
 
 def table(r: dict) -> str:

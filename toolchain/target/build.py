@@ -21,9 +21,11 @@ from pathlib import Path
 from ..core import boards
 from . import compile as compile_mod
 from ..codegen import emit as emit_mod
+from ..data import commands as command_lines
 from ..export import quantize
 from ..core.config import Config
-from ..core.errors import TlmcError, UsageError
+from ..core.errors import Stale, TlmcError, UsageError
+from ..core.fsutil import hash_json, read_json, stamp_status, write_stamp
 from ..core.paths import FIRMWARE
 
 BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with a linker script (cross.py: + the shared start-up)
@@ -36,11 +38,14 @@ def board_for(cfg: Config, board: str | None) -> boards.Board:
 
 
 def emit(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
-    """Quantize if needed, then generate the C sources for the board into build/<board>/."""
+    """Quantize if needed, then generate the C sources for the board into build/<board>/ (a
+    grammar project's also get tlm_commands.h/.c)."""
     b = board_for(cfg, board)
     quantize.run(cfg, build_dir)
     out = build_dir / b.id
-    summary = emit_mod.emit(build_dir, out, b, kernels=cfg["board"]["kernels"])
+    lines = command_lines.source(cfg)
+    grammar = lines.grammar if isinstance(lines, command_lines.GrammarLines) else None
+    summary = emit_mod.emit(build_dir, out, b, kernels=cfg["board"]["kernels"], grammar=grammar)
     summary["out_dir"] = str(out)
     return summary
 
@@ -62,7 +67,7 @@ def check_budget(b: boards.Board, flash: int, ram: int, *, core_linked: bool, wh
 
 def _firmware_sources(out: Path, core: str) -> list[Path]:
     return [out / "model_data.c", out / "model_plan.c", *compile_mod.runtime_sources(compile_mod.kernel_set(out), core),
-            *compile_mod.protocol_sources()]
+            *compile_mod.protocol_sources(), *compile_mod.command_sources(out)]
 
 
 def firmware_elf(out: Path, b: boards.Board) -> dict:
@@ -115,6 +120,7 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     """Emit, compile for the board, check the result; returns sizes and checks."""
     t0 = time.monotonic()
     b = board_for(cfg, board)
+    check_fits(cfg, build_dir, b)
     summary = emit(cfg, build_dir, b.id)
     out = Path(summary["out_dir"])
     result = {"board": b.id, "model_hash": summary["model_hash"], "arena_bytes": summary["arena_bytes"],
@@ -150,8 +156,9 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
                 result["per_token_note"] = f"not measured: {e}"
     else:
         objs = compile_mod.build_objects(out, b["core"])
-        flash = sum(objs[g]["text"] + objs[g]["data"] for g in ("runtime", "protocol", "plan", "model_data"))
-        ram = sum(objs[g]["data"] + objs[g]["bss"] for g in ("runtime", "protocol", "plan", "model_data"))
+        parts = ("runtime", "protocol", "plan", "model_data", "commands")
+        flash = sum(objs[g]["text"] + objs[g]["data"] for g in parts)
+        ram = sum(objs[g]["data"] + objs[g]["bss"] for g in parts)
         ram += summary["arena_bytes"] + SKETCH_STATICS_BYTES  # the sketch's static arena, Tlm and TlmProtocol
         result.update(runtime_text_bytes=objs["runtime"]["text"], protocol_text_bytes=objs["protocol"]["text"],
                       plan_text_bytes=objs["plan"]["text"],
@@ -172,4 +179,50 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     if b["upload"] not in ("qemu", "none"):
         result["per_token_note"] = "cycles: 'tlmc test' measures them on the board"
     result["seconds"] = round(time.monotonic() - t0, 2)
+    from .sizes import save_build
+
+    save_build(out, result)  # build/<board>/build.json, with flash and RAM by part (tlmc report)
+    programs = [Path(result[k]).name for k in ("binary", "firmware") if result.get(k)]
+    inputs = program_inputs(cfg, b, summary["model_hash"])
+    write_stamp(out, hash_json(inputs), programs, inputs)  # what `tlmc test` checks before it runs the program
     return result
+
+
+def check_fits(cfg: Config, build_dir: Path, b: boards.Board) -> None:
+    """Before any training: a model whose int8 weights alone exceed the board's flash budget
+    (train.limits) is refused with the numbers and what to shrink."""
+    from ..core.progress import log
+    from ..data import dataset as data_mod
+    from ..train import limits
+
+    vocab = data_mod.prepare(cfg, build_dir, log).tokenizer.vocab_size
+    limits.check(cfg["model"], cfg["train"], vocab, where=cfg.path.name, board=b)
+
+
+def program_inputs(cfg: Config, b: boards.Board, model_hash: str) -> dict:
+    """What the program in build/<board>/ is built from (its stamp keeps it)."""
+    return {"model": model_hash, "board": {"id": b.id, "kernels": cfg["board"]["kernels"]}}
+
+
+def require_built(cfg: Config, build_dir: Path, board: str | None = None, *, program: bool = True) -> boards.Board:
+    """Before running what build/<board>/ holds (`tlmc test`): the int8 model is current for
+    tlm.toml (export.freshness), and (`program`) the host program is built from it, intact.
+    Stale or Damaged (exit 1) naming the file and 'tlmc build --board <id>'; a project with
+    nothing built yet passes, for the caller's own step to say what to build."""
+    from ..export import freshness
+
+    b = board_for(cfg, board)
+    run = f"tlmc build --board {b.id}"
+    freshness.require_current(cfg, build_dir, run, missing_ok=True)
+    out, exe = build_dir / b.id, build_dir / b.id / "tlm"
+    if not program or b["port"] != "host" or not exe.is_file():
+        return b  # an emulator or a board runs its own copy: the handshake compares model hashes
+    model_hash = read_json(build_dir / "quantize" / "report.json")["model_hash"]
+    inputs = program_inputs(cfg, b, model_hash)
+    why = stamp_status(out, hash_json(inputs), required=("tlm",), inputs=inputs,
+                       labels={"model": f"the model (now {model_hash})"})
+    if why == "not built":  # a program from before tlmc stamped its builds: nothing to compare
+        return b
+    if why is not None:
+        raise Stale(f"{exe} is out of date: {why} since it was built; run '{run}' to rebuild it")
+    return b

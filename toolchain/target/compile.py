@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from ..core import children
 from ..core.errors import TlmcError, UsageError
 from ..core.paths import FIRMWARE
 
@@ -52,7 +53,7 @@ def _tool(name: str) -> str:
 
 
 def _run(cmd: list[str], what: str) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = children.run(cmd)    # gcc and its cc1/as/ld end with tlmc, however it ends
     if proc.returncode != 0:
         said = (proc.stderr + proc.stdout).splitlines()
         lines = [ln for ln in said if "error:" in ln] or said or [f"exit code {proc.returncode}"]
@@ -61,6 +62,7 @@ def _run(cmd: list[str], what: str) -> str:
 
 
 PROTOCOL_SOURCES = ("tlm_protocol.c",)  # the serial protocol: on devices and `tlm --serve`
+COMMAND_SOURCES = ("tlm_command.c",)    # the command parse: where tlmc emit wrote tlm_commands.c
 KERNELS_DIR = FIRMWARE / "kernels"
 # The FULLY_CONNECTED file per kernel set (tlm.toml [board] kernels, written into the generated
 # tlm_config.h as TLM_KERNELS) and board `core`: the DSP extension's SMLAD where the core has
@@ -95,14 +97,21 @@ def kernel_set(out_dir: Path | str) -> str:
 
 
 def runtime_sources(kernels: str | None = None, core: str = "host") -> list[Path]:
-    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol excluded, plus
-    the kernel set's files for `core` (none when `kernels` is None)."""
-    common = sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES)
+    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol and the command
+    parse excluded, plus the kernel set's files for `core` (none when `kernels` is None)."""
+    common = sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES + COMMAND_SOURCES)
     return common + (kernel_sources(kernels, core) if kernels is not None else [])
 
 
 def protocol_sources() -> list[Path]:
     return [FIRMWARE / n for n in PROTOCOL_SOURCES]
+
+
+def command_sources(out_dir: Path | str) -> list[Path]:
+    """A commands project's parse (docs/grammar.md): the runtime's tlm_command.c and the tables
+    `tlmc emit` wrote into out_dir (tlm_commands.c); nothing for a project without a grammar."""
+    tables = Path(out_dir) / "tlm_commands.c"
+    return [*(FIRMWARE / n for n in COMMAND_SOURCES), tables] if tables.is_file() else []
 
 
 def port_sources(port: str) -> list[Path]:
@@ -133,11 +142,16 @@ def build_host(out_dir: Path | str, *, cc: str = HOST_CC, extra_flags: tuple[str
     Returns {"binary", "seconds", "text", "data", "bss"}."""
     out_dir = Path(out_dir)
     srcs = (_generated(out_dir, GENERATED_SOURCES + ("golden_data.c",)) + runtime_sources(kernel_set(out_dir), "host")
-            + protocol_sources() + port_sources("host"))
+            + protocol_sources() + port_sources("host") + command_sources(out_dir))
     exe = out_dir / "tlm"
+    tmp = out_dir / ".tlm.tmp"  # linked under another name: a killed build never leaves a half `tlm`
     t0 = time.monotonic()
-    cmd = [_tool(cc), *HOST_FLAGS, *extra_flags, f"-I{out_dir}", f"-I{FIRMWARE}", *map(str, srcs), "-o", str(exe)]
-    _run(cmd, f"{cc} (host build)")
+    cmd = [_tool(cc), *HOST_FLAGS, *extra_flags, f"-I{out_dir}", f"-I{FIRMWARE}", *map(str, srcs), "-o", str(tmp)]
+    try:
+        _run(cmd, f"{cc} (host build)")
+        tmp.replace(exe)
+    finally:
+        tmp.unlink(missing_ok=True)
     result: dict = {"binary": str(exe), "seconds": round(time.monotonic() - t0, 3)}
     if shutil.which("size"):
         result.update(sizes([exe], "size")[exe.name])
@@ -151,7 +165,7 @@ def run_selftest(out_dir: Path | str, timeout: float = 120.0) -> str:
     if not exe.is_file():
         raise UsageError(f"{exe}: not built; run 'tlmc build --board host' first")
     try:
-        proc = subprocess.run([str(exe), "--selftest"], capture_output=True, text=True, timeout=timeout)
+        proc = children.run([str(exe), "--selftest"], timeout=timeout)
     except subprocess.TimeoutExpired:
         raise TlmcError(f"{exe} --selftest did not finish in {timeout:.0f} s") from None
     line = (proc.stdout.strip().splitlines() or [proc.stderr.strip() or f"exit code {proc.returncode}"])[-1]
@@ -163,16 +177,18 @@ def run_selftest(out_dir: Path | str, timeout: float = 120.0) -> str:
 def build_objects(out_dir: Path | str, core: str = "cortex-m4f", obj_dir: Path | str | None = None) -> dict:
     """Compile runtime, plan and model data for `core` with arm-none-eabi-gcc (-Os, warnings as
     errors) into objects, and size them: {"runtime": {text, data, bss}, "plan": ..., "model_data":
-    ..., "objects": {file: sizes}, "flags": [...]}. Nothing is linked."""
+    ..., "commands": ... (a grammar's parse; zeros without), "objects": {file: sizes}, "flags":
+    [...]}. Nothing is linked."""
     out_dir = Path(out_dir)
     obj_dir = Path(obj_dir) if obj_dir is not None else out_dir / f"obj-{core}"
     obj_dir.mkdir(parents=True, exist_ok=True)
     cc = _tool(ARM_CC)
     flags = [*WARN_FLAGS, *core_flags(core)]
-    groups: dict[str, list[Path]] = {"runtime": [], "protocol": [], "plan": [], "model_data": []}
+    groups: dict[str, list[Path]] = {"runtime": [], "protocol": [], "plan": [], "model_data": [], "commands": []}
     srcs = [(s, "runtime") for s in runtime_sources(kernel_set(out_dir), core)]
     srcs += [(s, "protocol") for s in protocol_sources()]
     srcs += [(out_dir / "model_plan.c", "plan"), (out_dir / "model_data.c", "model_data")]
+    srcs += [(s, "commands") for s in command_sources(out_dir)]
     _generated(out_dir, GENERATED_SOURCES)
     for src, group in srcs:
         obj = obj_dir / (src.stem + ".o")

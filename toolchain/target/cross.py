@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
+from ..core import children
 from ..core.errors import TlmcError, UsageError
 from ..core.paths import FIRMWARE
 
@@ -107,7 +107,7 @@ def _explain_link_error(text: str) -> str | None:
 
 
 def _run(cmd: list[str], what: str) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = children.run(cmd)    # gcc and its cc1/as/ld end with tlmc, however it ends
     if proc.returncode != 0:
         said = proc.stderr + proc.stdout
         explained = _explain_link_error(said)
@@ -161,14 +161,17 @@ def build_elf(port: str, sources: list[Path], include_dirs: list[Path], out: Pat
     map_file = out.with_suffix(out.suffix + ".map")
     flags = [*BASE_FLAGS, *cpu_flags, opt, *_define_flags(defines)]
     tmp = out.with_name(f".{out.name}.tmp")
+    tmp_map = out.with_name(f".{map_file.name}.tmp")
     cmd = [cc, *flags, *includes, *map(str, [*sources, *port_sources]),
-           f"-T{folder / (port + '.ld')}", f"-Wl,-Map={map_file}", "-o", str(tmp)]
+           f"-T{folder / (port + '.ld')}", f"-Wl,-Map={tmp_map}", "-o", str(tmp)]
     t0 = time.monotonic()
     try:
         _run(cmd, f"{CC} ({port})")
+        tmp_map.replace(map_file)
         tmp.replace(out)    # a half-written ELF never carries the final name
     finally:
         tmp.unlink(missing_ok=True)
+        tmp_map.unlink(missing_ok=True)
     seconds = round(time.monotonic() - t0, 3)
     return {"elf": str(out), "map": str(map_file), "seconds": seconds, "flags": flags,
             **elf_sizes(out), "sections": section_sizes(out)}

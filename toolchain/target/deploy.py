@@ -15,8 +15,8 @@ from ..core import boards
 from . import qemu
 from ..core.config import Config
 from ..link.client import Device, DeviceError
-from ..core.errors import TlmcError, UsageError
-from ..core.fsutil import read_json
+from ..core.errors import NotBuilt, TlmcError, UsageError
+from ..core.fsutil import read_bytes, read_json
 
 
 def state_dir(build_dir: Path, b: boards.Board) -> Path:
@@ -32,7 +32,8 @@ def flash(cfg: Config, build_dir: Path, board: str | None = None, port: str | No
             return {"board": b.id, "method": "qemu", "stopped": qemu.stop(sd)}
         elf = build_dir / b.id / "firmware.elf"
         if not elf.is_file():
-            raise UsageError(f"{elf}: not built; run 'tlmc build --board {b.id}' first")
+            raise NotBuilt(f"{elf}: not built; run 'tlmc build --board {b.id}' first")
+        read_bytes(elf)  # checked against build/<board>/stamp.json: a damaged ELF is named, not run
         emu = qemu.start(elf, b["qemu_machine"], state_dir=sd, detach=True)
         want = read_json(build_dir / "quantize" / "report.json")["model_hash"]
         try:

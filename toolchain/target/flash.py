@@ -25,7 +25,7 @@ Every wait is bounded and polls `list_ports()` (pyserial's comports() by default
 injected `sleep`, so tests run against fakes without real time passing. Errors are one line
 naming the port, drive or tool and what was expected.
 
-Public API: `flash(board, artifact, port=None, *, drive=None, method=None, runner=subprocess.run,
+Public API: `flash(board, artifact, port=None, *, drive=None, method=None, runner=children.run,
 list_ports=None, sleep=time.sleep) -> dict`, `find_uf2_drives()`, `METHODS`.
 """
 
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import uf2
+from ..core import children
 from ..core.boards import Board, pick_port
 from ..core.errors import TlmcError, UsageError
 
@@ -415,7 +416,7 @@ assert set(_FLASHERS) == set(METHODS)
 # Public API
 
 def flash(board: Board, artifact: Path, port: str | None = None, *, drive: Path | None = None,
-          method: str | None = None, runner: Callable[..., Any] = subprocess.run,
+          method: str | None = None, runner: Callable[..., Any] = children.run,
           list_ports: Callable[[], Iterable[Any]] | None = None,
           sleep: Callable[[float], None] = time.sleep) -> dict:
     """Flash `artifact` (a file, or the build folder holding it) onto `board` by `method`

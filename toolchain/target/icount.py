@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core import children
 from ..core.errors import TlmcError, UsageError
 from ..core.paths import REPO_ROOT
 
@@ -54,7 +54,7 @@ def build_plugin(out_dir: Path | str, cc: str = "gcc") -> Path:
         raise UsageError(f"{cc} not found on PATH; install it: apt-get install --no-install-recommends gcc libc6-dev")
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = so.with_suffix(".tmp")
-    proc = subprocess.run([exe, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC",
+    proc = children.run([exe, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-shared", "-fPIC",
                            "-fvisibility=hidden", str(PLUGIN_DIR / "tlm_count.c"), "-o", str(tmp)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -68,7 +68,7 @@ def functions(elf: Path | str) -> dict[str, tuple[int, int]]:
     nm = shutil.which("arm-none-eabi-nm")
     if nm is None:
         raise UsageError("arm-none-eabi-nm not found; apt-get install --no-install-recommends binutils-arm-none-eabi")
-    out = subprocess.run([nm, "-S", "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
+    out = children.run([nm, "-S", "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
     table = {}
     for line in out.splitlines():
         parts = line.split()

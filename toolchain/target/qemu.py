@@ -22,7 +22,8 @@ timeout of 2 s or more.
 Lifetime: QEMU gets its own session and process group (a Ctrl-C in the terminal reaches
 tlmc, which stops it; signals to the group reach nothing else). Unless `detach=True`, it is
 also tied to the calling process: the kernel sends it SIGTERM when its parent dies, however
-it dies (prctl PR_SET_PDEATHSIG, Linux), and an atexit hook stops it on a normal exit.
+it dies (prctl PR_SET_PDEATHSIG, Linux: core/children.py), and an atexit hook stops it on a
+normal exit.
 PR_SET_PDEATHSIG fires when the *thread* that started QEMU ends, so call start() from a
 thread that lives as long as the emulator should (the main thread, normally).
 
@@ -40,11 +41,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..core import children
 from ..core.errors import TlmcError, UsageError
 from ..core.fsutil import atomic_write_json, atomic_write_text, read_json
 
@@ -55,8 +56,6 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_S = 10.0      # QEMU listens within ~0.1 s; a loaded CI machine gets slack
 STOP_TIMEOUT_S = 3.0
 PORT_ATTEMPTS = 5           # a free port found by us can be taken before QEMU binds it
-
-_PR_SET_PDEATHSIG = 1
 
 
 class Emulator:
@@ -245,23 +244,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent():
-    """A preexec_fn: in the child, before exec, ask for SIGTERM when the parent dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)   # loaded before fork: the child only calls it
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
-
-
 def _launch(elf: Path, machine: str, port: int, state_dir: Path, *, icount: bool, extra_args: tuple[str, ...] = (),
             semihosting: bool, detach: bool) -> Emulator:
     cmd = qemu_command(elf, machine, port, icount=icount, semihosting=semihosting, extra_args=extra_args)
@@ -271,7 +253,7 @@ def _launch(elf: Path, machine: str, port: int, state_dir: Path, *, icount: bool
         log.flush()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True,
-                                preexec_fn=None if detach else _die_with_parent())
+                                preexec_fn=None if detach else children.die_with_parent())
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     emu = Emulator(pid=proc.pid, port=port, machine=machine, elf=elf, state_dir=state_dir,
                    started=started, detached=detach, proc=proc)

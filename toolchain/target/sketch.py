@@ -8,6 +8,7 @@ and its .ino share a name. So a build for an Arduino board (`port = "arduino"`) 
         tlm_port_arduino.cpp       tlm_port.h over Serial (firmware/ports/<port>/)
         tlm_*.c, tlm_*.h           the runtime and the protocol (firmware/)
         tlm_config.h, model_data.h, model_data.c, model_plan.c    from `tlmc emit`
+        tlm_commands.h, tlm_commands.c     from `tlmc emit` too, for a grammar (commands) project
 
 and `compile_sketch()` runs `arduino-cli compile --fqbn FQBN --output-dir DIR SKETCH`, reading
 the linked sizes from its "Sketch uses N bytes ... Global variables use M bytes" report.
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
+from ..core import children
 from ..core.boards import Board
+from ..codegen import commands
 from ..codegen.emit import _env, c_ident
 from ..core.errors import TlmcError, UsageError
 from ..core.fsutil import atomic_write_bytes, atomic_write_text
@@ -98,7 +101,8 @@ def write_sketch(out_dir: Path, board: Board, project_name: str) -> Path:
     atomic_write_text(folder / ino, text)
     keep = {ino}
     sources = _sources(board["port"], _config_value(config_h, "TLM_KERNELS"), board["core"])
-    for src in sources + [out_dir / n for n in SKETCH_GENERATED]:
+    grammar = [out_dir / n for n in commands.GENERATED if (out_dir / n).is_file()]  # a commands project's
+    for src in sources + [out_dir / n for n in SKETCH_GENERATED] + grammar:
         if src.name in keep:
             raise UsageError(f"{src}: a second file named {src.name} in the sketch; rename one")
         atomic_write_bytes(folder / src.name, src.read_bytes())
@@ -124,7 +128,7 @@ def parse_sizes(output: str) -> dict[str, int | None]:
     return out
 
 
-def compile_sketch(sketch_dir: Path, fqbn: str, runner: Callable[..., Any] = subprocess.run, *,
+def compile_sketch(sketch_dir: Path, fqbn: str, runner: Callable[..., Any] = children.run, *,
                    output_dir: Path | None = None) -> dict | None:
     """`arduino-cli compile --fqbn FQBN --output-dir DIR SKETCH` (DIR: `<sketch>/../build` unless
     given). Returns {"command", "output_dir", "flash_bytes", "flash_max", "ram_bytes", "ram_max",

@@ -26,8 +26,8 @@ from . import predict
 from .teacher import require_teacher, teacher_hash, teacher_lm, teacher_stream
 from . import loop as train_mod
 from ..core.config import Config
-from ..core.errors import UsageError
-from ..core.fsutil import atomic_save_npz, atomic_write_json, hash_json, read_json, sha256_bytes
+from ..core.errors import Damaged, UsageError
+from ..core.fsutil import atomic_save_npz, atomic_write_json, hash_json, load_npz, read_json, sha256_bytes
 from ..core.progress import log
 
 SOFT_FORMAT = 1
@@ -106,7 +106,7 @@ def soft_targets(cfg: Config, build: Path, stream: np.ndarray, vocab: int, token
     out = build / "distill"
     path, stamp = out / "soft_targets.npz", out / "soft_targets.json"
     if path.is_file() and stamp.is_file() and read_json(stamp).get("hash") == h:
-        z = np.load(path)
+        z = load_npz(path)
         return SoftTargets(z["ids"], z["logits"], h)
     lm = teacher_lm(cfg, build, vocab)
     t0 = time.monotonic()
@@ -142,7 +142,7 @@ def student_stream(cfg: Config, build: Path, ds: data_mod.Dataset, *, sample: bo
             raise LookupError("synth")
         synth.run(cfg, build)
     syn = read_json(build / "synth" / "report.json")
-    stream = np.load(build / "synth" / "synth.npz")["stream"]
+    stream = load_npz(build / "synth" / "synth.npz")["stream"]
     # real : synthetic = (1 - ratio) : ratio, capped by what was sampled
     want = int(len(ds.train) * s["ratio"] / (1.0 - s["ratio"]))
     if want < len(stream):
@@ -153,29 +153,32 @@ def student_stream(cfg: Config, build: Path, ds: data_mod.Dataset, *, sample: bo
                    "synth_hash": syn["hash"]}
 
 
+def stage_inputs(cfg: Config, soft_hash: str) -> dict:
+    return {"data": data_mod.stage_hash(cfg), "model": cfg["model"], "train": cfg["train"],
+            "distill": cfg["distill"], "soft": soft_hash}
+
+
 def stage_hash(cfg: Config, soft_hash: str) -> str:
-    return hash_json({"data": data_mod.stage_hash(cfg), "model": cfg["model"], "train": cfg["train"],
-                      "distill": cfg["distill"], "soft": soft_hash})
+    return hash_json(stage_inputs(cfg, soft_hash))
 
 
 def run(cfg: Config, build: Path, *, force: bool = False, progress: bool | None = None,
         stop_after_steps: int | None = None) -> dict:
     """`tlmc distill`: the student of [model] with the [train] budget, taught by the teacher."""
     require_teacher(cfg)
+    train_mod.check_limits(cfg)
     ds = data_mod.prepare(cfg, build, log)
+    train_mod.check_limits(cfg, ds.tokenizer.vocab_size)
     stream, mix = student_stream(cfg, build, ds)
     tok_json = (build / "data" / "tokenizer.json").read_text()
     soft = soft_targets(cfg, build, stream, ds.tokenizer.vocab_size, tok_json)
-    job = train_mod.Job("distill", build / "distill", stage_hash(cfg, soft.hash), cfg["model"], cfg["train"], stream,
+    inputs = stage_inputs(cfg, soft.hash)
+    extra = {**mix, "temperature": cfg["distill"]["temperature"], "alpha": cfg["distill"]["alpha"], "top_k": soft.k}
+    job = train_mod.Job("distill", build / "distill", hash_json(inputs), cfg["model"], cfg["train"], stream,
                         ds.val, ds.context, ds.tokenizer.vocab_size, soft=soft, distill_cfg=cfg["distill"],
-                        weights=data_mod.target_weights(stream, ds.tokenizer, cfg["train"]["utterance_weight"]))
-    metrics = train_mod.fit(job, force=force, progress=progress, stop_after_steps=stop_after_steps)
-    if not metrics.get("cached"):
-        metrics.update(mix)
-        metrics.update({"temperature": cfg["distill"]["temperature"], "alpha": cfg["distill"]["alpha"],
-                        "top_k": soft.k})
-        atomic_write_json(build / "distill" / "metrics.json", {k: v for k, v in metrics.items() if k != "cached"})
-    return metrics
+                        weights=data_mod.target_weights(stream, ds.tokenizer, cfg["train"]["utterance_weight"]),
+                        inputs=inputs, extra_metrics=extra)
+    return train_mod.fit(job, force=force, progress=progress, stop_after_steps=stop_after_steps)
 
 
 def is_current(cfg: Config, build: Path) -> bool:
@@ -195,6 +198,35 @@ def deployed_stage(cfg: Config) -> str:
     if cfg.has_teacher():
         return "distill"
     return "train"
+
+
+def deployed_status(cfg: Config, build: Path) -> str | None:
+    """None when the deployed student (scratch or distilled) is trained from tlm.toml as it is
+    now, its files intact; else why not ("not built", or which input changed). Trains
+    nothing; Damaged when an output is."""
+    from ..core.fsutil import stamp_status
+
+    if deployed_stage(cfg) == "train":
+        inputs = train_mod.stage_inputs(cfg, data_mod.stage_hash(cfg))
+        why = train_mod.status(build / "train", hash_json(inputs), inputs)
+        if why and train_mod.INPUT_LABELS["data"] in why:  # say what changed in the data, if its stamp still knows
+            d_inputs = data_mod.stage_inputs(cfg)
+            try:
+                d_why = stamp_status(build / "data", hash_json(d_inputs), inputs=d_inputs, labels=data_mod.INPUT_LABELS)
+            except Damaged:
+                d_why = None
+            if d_why and d_why != "not built":
+                why = why.replace(f"{train_mod.INPUT_LABELS['data']} changed", d_why)
+        return why
+    if not (build / "distill" / "stamp.json").is_file():
+        return "not built"
+    ds = data_mod.prepare(cfg, build)
+    try:
+        stream, _ = student_stream(cfg, build, ds, sample=False)
+    except LookupError:
+        return "the synthetic text is not sampled yet"
+    inputs = stage_inputs(cfg, soft_hash(cfg, stream))
+    return train_mod.status(build / "distill", hash_json(inputs), inputs)
 
 
 def run_deployed(cfg: Config, build: Path) -> dict:

@@ -1,12 +1,17 @@
-"""`tlmc info`: what the project's model costs (from the trained and quantized artifacts)."""
+"""`tlmc info`: what the project's model costs, from tlm.toml and the trained artifacts.
+
+The figures of a trained model are shown only when that model is the one tlm.toml asks for
+now; after an edit, the estimate of the new config is shown with what changed and what to
+run, never the old model's numbers beside the new config. A model too big to train is
+refused here as in `tlmc train` (train.limits), before any work.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from . import models
 from ..core.config import Config
-from ..core.fsutil import read_json
+from ..core.errors import Damaged
+from ..core.fsutil import load_npz, read_json
+from . import loop, models
 
 
 def info(cfg: Config) -> dict:
@@ -14,32 +19,30 @@ def info(cfg: Config) -> dict:
     m = cfg["model"]
     out: dict = {"project": cfg["project"]["name"], "arch": m["arch"], "context": m["context"],
                  "board": cfg["board"]["id"], "trained": False, "quantized": False}
+    loop.check_limits(cfg)  # too big whatever the vocabulary: before the data stage
     from ..data import dataset as data_mod
-
-    ds = data_mod.prepare(cfg, build)
-    params, macs = models.get(m["arch"]).estimate(m, ds.tokenizer.vocab_size)
-    out.update(tokenizer=ds.tokenizer.kind, lowercase=ds.tokenizer.lowercase,
-               vocab_size=ds.tokenizer.vocab_size, params=params, macs_per_token=macs,
-               int8_weight_bytes_estimate=params)
-    from .distill import deployed_stage
+    from .distill import deployed_stage, deployed_status
 
     stage = deployed_stage(cfg)
+    command = "tlmc distill" if stage == "distill" else "tlmc train"
+    try:  # before the data stage runs: its stamp still says what changed in the data
+        train_why = deployed_status(cfg, build)
+        status = f"out of date: {train_why}; run '{command}'"
+    except Damaged as e:
+        train_why, status = "damaged", str(e)
+    ds = data_mod.prepare(cfg, build)
+    est = loop.check_limits(cfg, ds.tokenizer.vocab_size)
+    out.update(tokenizer=ds.tokenizer.kind, lowercase=ds.tokenizer.lowercase,
+               vocab_size=ds.tokenizer.vocab_size, params=est["params"], macs_per_token=est["macs_per_token"],
+               int8_weight_bytes_estimate=est["params"], training_bytes_estimate=est["training_bytes"])
     out["student"] = "distilled" if stage == "distill" else "scratch"
-    w_path = build / stage / "weights.npz"
-    if w_path.is_file():
-        import numpy as np
-
-        z = np.load(w_path)
-        weights = {k: z[k] for k in z.files}
+    if train_why is None:
+        weights = load_npz(build / stage / "weights.npz")
         params, macs = models.get(m["arch"]).count(weights, m)
         metrics = read_json(build / stage / "metrics.json")
         out.update(trained=True, params=params, macs_per_token=macs, vocab_size=metrics["vocab_size"],
                    val_ce=metrics["val_ce"], val_ppl=metrics["val_ppl"], val_acc=metrics["val_acc"],
                    float_weight_bytes=4 * params)
-    rep_path = build / "quantize" / "report.json"
-    if rep_path.is_file():
-        rep = read_json(rep_path)
-        out.update(quantized=True, weight_bytes=rep["weight_bytes"], tflite_bytes=rep["tflite_bytes"],
-                   ops=rep["ops"], tflm_arena_bytes=rep["tflm_arena_bytes"], model_hash=rep["model_hash"],
-                   float_ce=rep["float_ce"], int8_ce=rep["int8_ce"])
+    elif train_why != "not built":
+        out["train_status"] = status
     return out

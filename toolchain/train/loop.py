@@ -4,7 +4,10 @@ A custom loop over a fixed, seeded order of training windows (a permutation per 
 interrupted run resumes at the exact step it stopped at: the checkpoint holds weights, the
 optimizer's state (Adam moments, step count) and the position, and a resumed run ends with the
 same weights as an uninterrupted one. Outputs in build/train/: weights.npz (float weights by
-name), metrics.json, checkpoint.npz (while unfinished), stamp.json.
+name), metrics.json, checkpoint.npz (while unfinished), stamp.json (the run's inputs and the
+content hash of each output, core/fsutil.py: a damaged output is named before use, and a
+retrain says which input changed), history.json (loss, validation, learning rate and time by
+step, history.py; what `tlmc report` draws).
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..data import dataset as data_mod
+from . import history as history_mod
 from . import metrics as metrics_mod
+from . import limits
 from . import models
 from ..core.config import Config
-from ..core.errors import TlmcError
-from ..core.fsutil import atomic_save_npz, atomic_write_json, hash_json, read_json
-from ..core.progress import Progress, log
+from ..core.errors import Damaged, NotBuilt, TlmcError
+from ..core.fsutil import (atomic_save_npz, atomic_write_json, check_writable, hash_json, load_npz, read_json,
+                           stamp_status, write_stamp)
+from ..core.progress import Progress, log, phase
 from ..core.tfenv import tf as _tf
 
 
@@ -30,8 +36,19 @@ class Interrupted(TlmcError):
     exit_code = 130
 
 
+def stage_inputs(cfg: Config, data_hash: str) -> dict:
+    """What a scratch student is trained from: the data stage's output and [model], [train]."""
+    return {"data": data_hash, "model": cfg["model"], "train": cfg["train"]}
+
+
 def stage_hash(cfg: Config, data_hash: str) -> str:
-    return hash_json({"data": data_hash, "model": cfg["model"], "train": cfg["train"]})
+    return hash_json(stage_inputs(cfg, data_hash))
+
+
+# how a stamp's non-tlm.toml inputs read in "retraining: ..." and stale-build messages
+INPUT_LABELS = {"data": "the training data", "soft": "the teacher's soft targets", "stream": "the training stream"}
+OUTPUTS = ("weights.npz", "metrics.json", "model.keras")  # what a stage's stamp records the hash of
+OUTPUT_BYTES_PER_PARAM = 32  # float32 weights in weights.npz and model.keras, a checkpoint (+ Adam), temp copies
 
 
 def schedule(n_windows: int, t: dict) -> tuple[int, int]:
@@ -104,6 +121,8 @@ class Job:
     soft: Any = None  # distill.SoftTargets
     distill_cfg: dict | None = None
     weights: np.ndarray | None = None  # loss weight of each stream position as a target (None: 1, <pad> 0)
+    inputs: dict | None = None  # what `hash` hashes, kept in the stamp to say later which input changed
+    extra_metrics: dict | None = None  # recorded with the metrics of a finished run
 
 
 def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int | None = None,
@@ -111,16 +130,35 @@ def run(cfg: Config, build: Path, *, force: bool = False, stop_after_steps: int 
     """Train (or resume, or reuse) the model of `cfg` from scratch; returns the metrics dict.
 
     `stop_after_steps` simulates Ctrl-C after that many steps of this call (for tests)."""
+    check_limits(cfg)  # a model too big whatever the vocabulary: refused before the data stage
     ds = data_mod.prepare(cfg, build, log)
-    job = Job("train", build / "train", stage_hash(cfg, data_mod.stage_hash(cfg)), cfg["model"], cfg["train"],
+    check_limits(cfg, ds.tokenizer.vocab_size)
+    inputs = stage_inputs(cfg, data_mod.stage_hash(cfg))
+    job = Job("train", build / "train", hash_json(inputs), cfg["model"], cfg["train"],
               ds.train, ds.val, ds.context, ds.tokenizer.vocab_size,
-              weights=data_mod.target_weights(ds.train, ds.tokenizer, cfg["train"]["utterance_weight"]))
+              weights=data_mod.target_weights(ds.train, ds.tokenizer, cfg["train"]["utterance_weight"]),
+              inputs=inputs)
     return fit(job, force=force, stop_after_steps=stop_after_steps, progress=progress)
 
 
+def check_limits(cfg: Config, vocab: int | None = None) -> dict:
+    """train.limits for the deployed student of `cfg`: its size for this machine and, once the
+    vocabulary is known, for the flash of `[board] id`. ConfigError (exit 2) before any work."""
+    from ..core import boards
+
+    board = boards.resolve(cfg["board"]["id"]) if vocab is not None else None
+    return limits.check(cfg["model"], cfg["train"], vocab or 2, where=cfg.path.name, board=board)
+
+
+def status(out: Path, h: str, inputs: dict | None = None) -> str | None:
+    """None when `out` holds the finished run of inputs hashed `h`, its files intact; else why
+    not ("not built", or which input changed). A damaged output raises Damaged."""
+    return stamp_status(out, h, required=("weights.npz", "metrics.json"), inputs=inputs, labels=INPUT_LABELS,
+                        record=OUTPUTS)
+
+
 def is_current(out: Path, h: str) -> bool:
-    stamp = out / "stamp.json"
-    return stamp.is_file() and read_json(stamp).get("hash") == h and (out / "weights.npz").is_file()
+    return status(out, h) is None
 
 
 def cached_metrics(out: Path, h: str) -> dict | None:
@@ -133,13 +171,29 @@ def cached_metrics(out: Path, h: str) -> dict | None:
 
 
 def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, progress: bool | None = None) -> dict:
-    """The training loop shared by scratch students, teachers and distilled students."""
-    out, h = job.out, job.hash
-    if not force and (metrics := cached_metrics(out, h)) is not None:
-        return metrics
+    """The training loop shared by scratch students, teachers and distilled students.
 
-    tf = _tf()
+    A checkpoint of this very run (same inputs) is resumed even when an earlier finished run
+    of the same inputs exists: that is an interrupted `--force`, which the user asked to redo."""
+    out, h = job.out, job.hash
     m, t = job.model_cfg, job.train_cfg
+    resume = None if force else _checkpoint_of(out, h, job.name)
+    why = "--force" if force else None
+    if not force and resume is None:
+        why = status(out, h, job.inputs)
+        if why is None:
+            return cached_metrics(out, h)
+    teacher = job.name == "teacher"
+    est = limits.check(m, t, job.vocab, section="[teacher]" if teacher else "[model]",
+                       train_section="[teacher]" if teacher else "[train]")
+    check_writable(out, OUTPUT_BYTES_PER_PARAM * est["params"] + (1 << 20))  # before the work, not after
+    if why == "--force":
+        log(f"{job.name}: training from scratch (--force)")
+    elif why not in (None, "not built"):
+        log(f"{job.name}: retraining: {why}")
+
+    with phase(f"{job.name}: starting TensorFlow"):
+        tf = _tf()
     arch = models.get(m["arch"])
     tf.keras.utils.set_random_seed(t["seed"])
     tf.config.experimental.enable_op_determinism()
@@ -178,23 +232,24 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
 
     step = 0
     ckpt, ckpt_meta = out / "checkpoint.npz", out / "checkpoint.json"
-    if not force and ckpt.is_file() and ckpt_meta.is_file():
-        meta = read_json(ckpt_meta)
-        if meta.get("hash") == h:
-            z = np.load(ckpt)
-            model.set_weights([z[f"w{i}"] for i in range(meta["n_weights"])])
-            for i, v in enumerate(opt.variables):
-                v.assign(z[f"o{i}"])
-            step = meta["step"]
-            log(f"{job.name}: resuming at step {step}/{total} (epoch {step // per_epoch + 1})")
-        else:
-            log(f"{job.name}: config or data changed since the checkpoint; starting over")
+    if resume is not None:
+        meta, z = resume
+        model.set_weights([z[f"w{i}"] for i in range(meta["n_weights"])])
+        for i, v in enumerate(opt.variables):
+            v.assign(z[f"o{i}"])
+        step = meta["step"]
+        log(f"{job.name}: resuming at step {step}/{total} (epoch {step // per_epoch + 1})")
+    val_sampled = (len(chunk_starts(job.val, seq_len)) > max(1, VAL_SAMPLE // seq_len) if step_model
+                   else len(data_mod.target_positions(job.val, context)) > VAL_SAMPLE)
+
+    hist = history_mod.History.start(out / history_mod.FILE, job.name, h, total, per_epoch, t["batch"], step)
 
     def save_checkpoint(at: int) -> None:
         arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
         arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(opt.variables)})
         atomic_save_npz(ckpt, **arrays)
         atomic_write_json(ckpt_meta, {"hash": h, "step": at, "n_weights": len(model.get_weights())})
+        hist.save(at)
 
     def hard_loss(y, w, logits):
         """Weighted mean CE; `w` is 0 at <pad> targets (never trained on), else the position's weight."""
@@ -236,7 +291,8 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
     try:
         while step < total:
             epoch = step // per_epoch
-            bar = Progress(min(per_epoch, total - epoch * per_epoch), f"{job.name} epoch {epoch + 1}", enabled=progress)
+            bar = Progress(min(per_epoch, total - epoch * per_epoch), span_label(job.name, epoch, per_epoch, total),
+                           enabled=progress)
             while step < total and step // per_epoch == epoch:
                 if stop_after_steps is not None and done_here >= stop_after_steps:
                     raise KeyboardInterrupt
@@ -245,13 +301,19 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
                 losses.append(float(distill_step(*batch) if soft is not None else train_step(*batch)))
                 step += 1
                 done_here += 1
+                hist.add_loss(step, losses[-1], lambda s: float(lr(s)))
+                if hist.val_due(step):
+                    hist.add_val(step, evaluate(job.val, 20000))
                 if step % t["checkpoint_steps"] == 0:
                     save_checkpoint(step)
                 bar.update(step - epoch * per_epoch, f"loss {np.mean(losses[-50:]):.3f}")
             save_checkpoint(step)
             val = evaluate(job.val, 20000)
+            hist.add_val(step, val)
+            hist.save(step)
             bar.close(f"loss {np.mean(losses[-per_epoch:]):.4f}  val CE {val['ce']:.4f}  "
-                      f"ppl {val['ppl']:.2f}  acc {val['acc']:.3f}")
+                      f"ppl {val['ppl']:.2f}  acc {val['acc']:.3f}"
+                      + (f"  (on a {val['n']:,}-target sample; the final figure scores them all)" if val_sampled else ""))
     except KeyboardInterrupt:
         save_checkpoint(step)
         again = {"train": "tlmc train", "teacher": "tlmc train --teacher", "distill": "tlmc distill"}.get(job.name, "it")
@@ -259,17 +321,19 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
                           f"run '{again}' again to resume") from None
 
     weights = arch.weights(model)
-    val = evaluate(job.val, 10**9)
-    tr = evaluate(train_stream, 20000, 1)
+    with phase(f"{job.name}: final validation on every validation target"):
+        val = evaluate(job.val, 10**9)
+        tr = evaluate(train_stream, VAL_SAMPLE, 1)
     metrics = {"arch": m["arch"], "params": params, "macs_per_token": macs, "steps": total,
                "train_seconds": round(time.monotonic() - t0, 2), "vocab_size": job.vocab,
                "val_ce": val["ce"], "val_ppl": val["ppl"], "val_acc": val["acc"], "val_windows": val["n"],
                "train_ce": tr["ce"], "final_loss": float(np.mean(losses[-50:])) if losses else None,
-               "distilled": soft is not None}
+               "distilled": soft is not None, **(job.extra_metrics or {})}
     atomic_save_npz(out / "weights.npz", **weights)
     save_keras(model, out / "model.keras")
+    hist.save(total, {k: metrics[k] for k in ("val_ce", "val_ppl", "val_acc", "train_ce", "train_seconds")})
     atomic_write_json(out / "metrics.json", metrics)
-    atomic_write_json(out / "stamp.json", {"hash": h})
+    write_stamp(out, h, OUTPUTS, job.inputs)
     for p in (ckpt, ckpt_meta):
         p.unlink(missing_ok=True)
     metrics["cached"] = False
@@ -297,6 +361,37 @@ def save_keras(model, path: Path) -> None:
 def load_weights(build: Path, stage: str = "train") -> dict[str, np.ndarray]:
     p = build / stage / "weights.npz"
     if not p.is_file():
-        raise TlmcError(f"{p}: no trained model; run 'tlmc {stage}' first")
-    z = np.load(p)
-    return {k: z[k] for k in z.files}
+        cmd = {"teacher": "tlmc train --teacher"}.get(stage, f"tlmc {stage}")
+        raise NotBuilt(f"{p}: no trained model; run '{cmd}' first")
+    return load_npz(p)
+
+
+VAL_SAMPLE = 20000  # validation targets an epoch's line scores (the final figure scores all)
+
+
+def span_label(name: str, epoch: int, per_epoch: int, total: int) -> str:
+    """The progress label of one epoch: "train epoch 2/3"; a last epoch cut short says how
+    much of it runs, and a run shorter than one epoch says so ("train (300 steps, 0.21 of an
+    epoch)") rather than calling itself an epoch."""
+    if total < per_epoch:
+        return f"{name} ({total:,} steps, {total / per_epoch:.2f} of an epoch)"
+    n_epochs = -(-total // per_epoch)
+    steps = min(per_epoch, total - epoch * per_epoch)
+    return f"{name} epoch {epoch + 1}/{n_epochs}" + (f" ({steps:,} of {per_epoch:,} steps)" if steps < per_epoch else "")
+
+
+def _checkpoint_of(out: Path, h: str, name: str):
+    """(meta, arrays) of an unfinished run of inputs `h` in `out`, or None (also when the
+    checkpoint belongs to other inputs, or is damaged: the run then starts over)."""
+    ckpt, ckpt_meta = out / "checkpoint.npz", out / "checkpoint.json"
+    if not (ckpt.is_file() and ckpt_meta.is_file()):
+        return None
+    try:
+        meta = read_json(ckpt_meta)
+        if meta.get("hash") != h:
+            log(f"{name}: config or data changed since the checkpoint; starting over")
+            return None
+        return meta, load_npz(ckpt)
+    except Damaged as e:
+        log(f"{name}: the checkpoint is damaged ({e.why}); starting over")
+        return None

@@ -6,10 +6,10 @@ for file documents each sample continues a random 32-token prompt from the real 
 (the prompt is not kept) for up to `max_chars` tokens. Filters, in order: the character set
 (<pad> and <unk> are never sampled; byte-level samples must be valid UTF-8), length
 (`min_chars`; a line that does not end within `max_chars` is dropped), the commands format
-(`<utterance> => <command>` with a well-formed command) for the commands recipe, and exact
-duplicates (of each other and of real training documents). Output in build/synth/: synth.txt
-(one document per sample, for reading), synth.npz (the token stream the student trains on),
-report.json.
+(`<utterance> => <command>` with a command its recipe or grammar can write) for commands
+projects, and exact duplicates (of each other and of real training documents). Output in
+build/synth/: synth.txt (one document per sample, for reading), synth.npz (the token stream the
+student trains on), report.json.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import commands as commands_mod
 from ..data import dataset as data_mod
 from ..core.config import Config
 from ..core.errors import UsageError
@@ -48,14 +49,15 @@ def is_current(cfg: Config, build: Path, tokens: int | None = None) -> bool:
     return r.get("hash") == stage_hash(cfg) and (tokens is None or r.get("requested_tokens") == tokens)
 
 
-def _valid_command_line(text: str) -> bool:
+def _valid_command_line(text: str, source) -> bool:
+    """`<utterance> => <command>` with a command its generator (`data.commands.source`) can write."""
     from ..data import recipes
 
     try:
         utterance, command = recipes.parse_line(text)
     except ValueError:
         return False
-    return bool(utterance.strip()) and bool(recipes.COMMAND_RE.fullmatch(command))
+    return bool(utterance.strip()) and source.is_command(command)
 
 
 def run(cfg: Config, build: Path, *, tokens: int | None = None, force: bool = False,
@@ -81,7 +83,7 @@ def run(cfg: Config, build: Path, *, tokens: int | None = None, force: bool = Fa
     ds = data_mod.prepare(cfg, build, log)
     tok = ds.tokenizer
     lines = cfg.documents() == "lines"
-    commands = cfg["data"]["recipe"] == "commands"
+    commands = commands_mod.source(cfg)  # None: not a commands project
     newline = tok.encode("\n")
     stop = int(newline[0]) if lines and len(newline) == 1 and newline[0] != UNK else None
     if lines and stop is None:
@@ -117,7 +119,7 @@ def run(cfg: Config, build: Path, *, tokens: int | None = None, force: bool = Fa
             if len(text.rstrip("\n")) < s["min_chars"]:
                 counts["too_short"] += 1
                 continue
-            if commands and not _valid_command_line(text.rstrip("\n")):
+            if commands is not None and not _valid_command_line(text.rstrip("\n"), commands):
                 counts["format"] += 1
                 continue
             if text in seen:

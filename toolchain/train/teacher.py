@@ -70,17 +70,16 @@ def train_teacher(cfg: Config, build: Path, *, force: bool = False, progress: bo
 
 def teacher_stream(cfg: Config, ds: data_mod.Dataset) -> np.ndarray:
     """The teacher's training stream: the student's, plus (`[teacher] recipe_lines`) the recipe's
-    next lines. The recipe is prefix-stable, so the extra lines continue the project's corpus and
+    (or grammar's) next lines. Both are prefix-stable, so the extra lines continue the project's corpus and
     none of them is a validation line by construction (a repeated phrasing can recur, as within
     the project's own split)."""
     n, d = cfg["teacher"]["recipe_lines"], cfg["data"]
     if not n:
         return ds.train
-    from ..data import recipes
+    from ..data import commands
 
     held = data_mod.holdout_pairs(cfg)
-    keep = (lambda i: recipes.intent_pair(i) not in held) if held else None
-    extra = recipes.generate_commands(n, d["recipe_seed"], keep=keep)[d["recipe_lines"]:]
+    extra = commands.source(cfg).lines(n, d["recipe_seed"], held=held)[d["recipe_lines"]:]
     log(f"teacher: {len(extra):,} more recipe lines than the student sees")
     return np.concatenate([ds.train, data_mod.to_stream([ln + "\n" for ln in extra], ds.tokenizer, ds.context)])
 

@@ -9,42 +9,17 @@ from __future__ import annotations
 
 import random
 
+from ..speech import FILLERS as _FILLERS
+from ..speech import GERUNDS as _GERUNDS
+from ..speech import MID_FILLERS as _MID_FILLERS
+from ..speech import MIND_PREFIX as _MIND_PREFIX
+from ..speech import PLAIN_SUFFIX as _PLAIN_SUFFIX
+from ..speech import POLITE_PREFIX as _POLITE_PREFIX
+from ..speech import POLITE_SUFFIX as _POLITE_SUFFIX
 from .draw import pick
 
-_POLITE_PREFIX = ("please ", "could you ", "could you please ", "can you ", "can you please ",
-                  "would you ", "would you please ", "i'd like you to ", "i want you to ",
-                  "go ahead and ", "i need you to ", "will you ")
-_POLITE_SUFFIX = (" please", ", please", " for me", " for me please", " thanks", ", thanks",
-                  ", thank you", " now", " right now", " thank you")
-_PLAIN_SUFFIX = (" for me", " thanks", ", thanks", " now")
 _TERSE_SUFFIX = (" please", ", please", " thanks", ", thanks")
-_MIND_PREFIX = ("would you mind ", "do you mind ", "how about ", "mind ")
 _QUESTION_PREFIX = ("tell me, ", "quick question, ", "just wondering, ", "so ")
-_FILLERS = ("um", "um,", "uh", "uh,", "hey", "hey,", "okay so", "okay,", "ok", "so", "alright,",
-            "hmm", "oh,", "hey there,", "right,", "er", "well,", "okay um", "hey house,", "yo")
-_MID_FILLERS = ("um ", "uh ", "er ", "um, ")
-
-# The -ing form of the verbs imperative templates start with ("would you mind turning ...");
-# an imperative whose verb is missing here is never put that way.
-_GERUNDS = {
-    "turn": "turning", "switch": "switching", "shut": "shutting", "set": "setting",
-    "put": "putting", "dim": "dimming", "open": "opening", "close": "closing",
-    "lock": "locking", "unlock": "unlocking", "start": "starting", "stop": "stopping",
-    "pause": "pausing", "play": "playing", "make": "making", "raise": "raising",
-    "lower": "lowering", "increase": "increasing", "decrease": "decreasing",
-    "brighten": "brightening", "change": "changing", "cancel": "cancelling",
-    "preheat": "preheating", "heat": "heating", "warm": "warming", "cool": "cooling",
-    "vacuum": "vacuuming", "clean": "cleaning", "water": "watering", "kill": "killing",
-    "pull": "pulling", "draw": "drawing", "resume": "resuming", "bolt": "bolting",
-    "secure": "securing", "fire": "firing", "brew": "brewing", "send": "sending",
-    "dock": "docking", "run": "running", "check": "checking", "let": "letting",
-    "light": "lighting", "delete": "deleting", "tell": "telling", "remind": "reminding",
-    "hoover": "hoovering", "give": "giving", "adjust": "adjusting", "keep": "keeping",
-    "bump": "bumping", "drop": "dropping", "move": "moving", "silence": "silencing",
-    "hold": "holding", "unpause": "unpausing", "power": "powering", "clear": "clearing",
-    "remove": "removing", "count": "counting", "wake": "waking", "return": "returning",
-    "unbolt": "unbolting",
-}
 
 
 def wrap(kind: str, core: str, rng: random.Random) -> str:

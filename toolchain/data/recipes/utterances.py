@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
+from ..speech import typo
 from .draw import pick
 from .lines import ALL, MAX_UTTERANCE_LEN, MIN_UTTERANCE_LEN, Intent
 from .politeness import wrap
@@ -95,38 +96,6 @@ _SLOTS: dict[str, Callable[[Grammar, Spec, Intent, random.Random], str]] = {
     "loc": _slot_loc, "place": _slot_place, "rm": _slot_rm, "v": _slot_v, "va": _slot_va,
 }
 """Slot name (see `templates`) -> what fills it."""
-
-
-# --------------------------------------------------------------------------------------------
-# Typos
-# --------------------------------------------------------------------------------------------
-
-
-def typo(text: str, rng: random.Random) -> str:
-    """One swapped, dropped or doubled letter inside one word of at least 3 letters."""
-    words = text.split(" ")
-    candidates = [i for i, w in enumerate(words) if len(w) >= 3 and w[:3].isalpha()]
-    if not candidates:
-        return text
-    index = pick(rng, candidates)
-    word = words[index]
-    letters = [i for i, ch in enumerate(word) if ch.isalpha()]
-    op = rng.random()
-    pos = pick(rng, letters)
-    if op < 0.4:
-        swaps = [i for i in letters if i + 1 < len(word) and word[i + 1].isalpha()
-                 and word[i] != word[i + 1]]
-        if swaps:
-            i = pick(rng, swaps)
-            word = word[:i] + word[i + 1] + word[i] + word[i + 2:]
-        else:
-            word = word[:pos] + word[pos + 1:]
-    elif op < 0.7:
-        word = word[:pos] + word[pos + 1:]
-    else:
-        word = word[:pos] + word[pos] + word[pos:]
-    words[index] = word
-    return " ".join(words)
 
 
 # --------------------------------------------------------------------------------------------

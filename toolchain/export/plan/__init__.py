@@ -13,6 +13,7 @@ and in docs/runtime.md):
 - ops:         the records: Buffer, one dataclass per kernel step, State, Plan
 - prepare:     one tflite op -> its step (checks and constants, as TFLM's Prepare)
 - memory:      arena placement by liveness; the embedding ring of window models
+- summary:     the plan as plain data (steps, costs, arena buffers) for plan.json and reports
 - builder:     a whole model -> its Plan (signature, lifetimes, states)
 - reference:   the plan run in Python with the runtime's integer steps
 """
