@@ -300,6 +300,19 @@ class Device:
         with self._link("while dropping stale input"):
             self.ser.reset_input_buffer()
 
+    def _read_chunk(self) -> bytes:
+        """One byte, waiting READ_CHUNK_S at most, then whatever else has arrived, without
+        waiting: whole replies per call, not a Python loop per byte (pyserial's socket:// says
+        only 0 or 1 for in_waiting)."""
+        got = self.ser.read(1)
+        if got:
+            self.ser.timeout = 0
+            try:
+                got += self.ser.read(1 << 16)
+            finally:
+                self.ser.timeout = READ_CHUNK_S
+        return got
+
     def readline(self, timeout: float | None = None, expect: str = "reply") -> str:
         """The next line the device sends (its terminator removed), within `timeout` s (the
         device's timeout by default); `expect` says what the line is, for the error."""
@@ -318,8 +331,7 @@ class Device:
                 raise DeviceError(f"{self.port}: no {expect} within {wait:g} s{got}; is the firmware running, "
                                   "and is this its port?")
             with self._link(f"while waiting for the {expect}"):
-                waiting = self.ser.in_waiting
-                self._rx += self.ser.read(waiting or 1)   # returns after READ_CHUNK_S at most
+                self._rx += self._read_chunk()
 
     def request(self, line: str, timeout: float | None = None, on_stream=None) -> Reply:
         """Send one request line; collect streamed lines until the final OK/ERR."""
