@@ -107,9 +107,9 @@ def test_typo_lines_add_misspelt_training_lines_only(tmp_path):
 
 
 def test_command_weights_start_at_the_space_after_the_separator():
-    from toolchain.data import recipes
+    from toolchain.data import grammar as grammars
 
-    lines = [ln + "\n" for ln in recipes.generate_commands(300, 2)]
+    lines = [ln + "\n" for ln in grammars.builtin("smarthome").generate(300, 2)]
     for kind in ("char", "word", "bpe"):
         tok = Tokenizer.learn(lines, kind, 96, vocab_size=300)
         stream = data.to_stream(lines[:3], tok, 4)

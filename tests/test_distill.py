@@ -133,19 +133,20 @@ def test_batched_stepper_and_stream_logits_equal_keras(arch, m):
 
 def test_compositional_holdout_never_trains_on_held_pairs(tiny_quantized):
     from toolchain.data import dataset as data_mod
-    from toolchain.data import recipes
+    from toolchain.data import grammar as grammars
+    from toolchain.data.lines import SEPARATOR
     from toolchain.quality.cmdparse import heldout_commands
 
     p, _, _ = tiny_quantized
     held = data_mod.holdout_pairs(p.cfg)
-    assert len(held) == round(0.1 * len(recipes.target_pairs()))
+    assert len(held) == round(0.1 * len(grammars.builtin("smarthome").pairs()))
     ds = data_mod.prepare(p.cfg, p.build)
 
     def pairs(stream):
         out = []
         for line in ds.tokenizer.decode(stream).split("\n"):
-            if recipes.SEPARATOR in line:
-                cmd = line.split(recipes.SEPARATOR)[1].split()
+            if SEPARATOR in line:
+                cmd = line.split(SEPARATOR)[1].split()
                 out.append((cmd[0], cmd[1] if len(cmd) > 1 else None))
         return out
 
@@ -239,7 +240,8 @@ def test_interrupted_distill_resumes_bit_exact(distilled, tmp_path):
 
 def test_synth_samples_filtered_deduplicated_and_seeded(distilled, tmp_path):
     from toolchain.train import distill
-    from toolchain.data import recipes
+    from toolchain.data import grammar as grammars
+    from toolchain.data.lines import parse_line
     from toolchain.train import synth
 
     p = _copy_with_teacher(distilled[0], tmp_path / "s")  # synthetic text would change the fixture's student
@@ -250,8 +252,8 @@ def test_synth_samples_filtered_deduplicated_and_seeded(distilled, tmp_path):
     assert r["tokens"] >= 3000 and r["sampled"] == r["documents"] + sum(
         r[k] for k in ("duplicate", "format", "unfinished", "too_short", "charset"))
     for ln in lines:
-        u, c = recipes.parse_line(ln)
-        assert recipes.COMMAND_RE.fullmatch(c) and len(ln) >= 8
+        u, c = parse_line(ln)
+        assert grammars.builtin("smarthome").parse_command(c) is not None and len(ln) >= 8
     from toolchain.data import dataset as data_mod
 
     ds = data_mod.prepare(p.cfg, p.build)
@@ -390,7 +392,7 @@ def test_teacher_recipe_lines_continue_the_students_corpus(tiny_quantized):
 
     from toolchain.data import dataset as data_mod
     from toolchain.train import distill
-    from toolchain.data import recipes
+    from toolchain.data import grammar as grammars
 
     p, _, _ = tiny_quantized
     ds = data_mod.prepare(p.cfg, p.build)
@@ -402,5 +404,5 @@ def test_teacher_recipe_lines_continue_the_students_corpus(tiny_quantized):
     extra = ds.tokenizer.decode(stream[len(ds.train):]).splitlines()
     assert len(extra) == 400
     held = data_mod.holdout_pairs(cfg)
-    assert extra == recipes.generate_commands(3400, 1, keep=lambda i: recipes.intent_pair(i) not in held)[3000:]
+    assert extra == grammars.builtin("smarthome").generate(3400, 1, keep=lambda m: not (m.pairs & held))[3000:]
     assert teacher_mod.teacher_hash(cfg) != teacher_mod.teacher_hash(p.cfg)

@@ -165,9 +165,9 @@ def test_placeholder_tokenizer_when_none(model, tmp_path):
 
 
 def _word_and_bpe(vocab: int):
-    from toolchain.data import recipes
+    from toolchain.data import grammar as grammars
 
-    lines = recipes.generate_commands(800, seed=3)
+    lines = grammars.builtin("smarthome").generate(800, seed=3)
     word = Tokenizer.learn(lines, "word", vocab_size=vocab, min_count=1)
     bpe = Tokenizer.learn(lines, "bpe", vocab_size=vocab, min_count=1, lowercase=True)
     assert word.vocab_size == bpe.vocab_size == vocab

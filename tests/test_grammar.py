@@ -409,6 +409,12 @@ BAD = [  # (grammar text, the line the error names, words the message holds)
     (_swap('"stop watering $zone"', '"stop watering $zone!"'), 18, "character '!'"),
     (_swap('"stop watering $zone"', '"stop $zone and $zone"'), 18, "said twice"),
     (_swap('"stop watering $zone"', '"[stop watering $zone, halt $minutes:zone now]"'), 18, "is of type 'minutes' here"),
+    (_swap("min: 1, max: 30}", "min: 1, max: 30, step: 0}"), 7, "step = 0 must be at least 1"),
+    (_swap("min: 1, max: 30}", "min: 1, max: 30, step: 40}"), 7, "step = 40 is wider than its range"),
+    (_swap("{type: integer, min: 1, max: 30}", "{type: time, step: 7}"), 7, "step = 7 minutes does not divide an hour"),
+    (_swap("bed_b: [bed b]", "bed_b: [bed b]\n    step: 2"), 7, "is a value list and takes no step"),
+    (_swap("{type: integer, min: 1, max: 30}", "{type: duration, min: 61, max: 100, step: 60}"), 7,
+     "no duration from 61 to 100 seconds and a multiple of step 60"),
 ]
 
 
@@ -529,19 +535,22 @@ def test_config_grammar_errors_name_tlm_toml_and_the_field(tmp_path, data, words
         assert w in msg, msg
 
 
-def test_a_recipe_project_still_uses_the_python_recipe(tmp_path):
-    from toolchain.data import recipes
+def test_the_builtin_recipe_is_the_shipped_smarthome_grammar(tmp_path):
+    from toolchain.data import grammar as grammar_mod
 
     (tmp_path / "tlm.toml").write_text("[data]\nrecipe_lines = 50\n")
     cfg = config.load(tmp_path)
-    assert cfg.commands_source() == config.CommandsSource("recipe", "commands", None)
-    held = recipes.compositional_holdout(0.1, 1)
-    assert data.holdout_pairs(cfg) == held
-    assert [d.rstrip("\n") for d in data.read_documents(cfg)] == recipes.generate_commands(
-        50, 1, keep=lambda i: recipes.intent_pair(i) not in held)
+    src = cfg.commands_source()
+    assert src == config.CommandsSource("grammar", "smarthome", config.BUILTIN_GRAMMARS / "smarthome.yaml")
+    assert src.path.is_file()
+    g = grammar_mod.builtin("smarthome")
+    held = g.compositional_holdout(0.1, 1)
+    assert data.holdout_pairs(cfg) == held and len(held) > 20
+    assert [d.rstrip("\n") for d in data.read_documents(cfg)] == g.generate(
+        50, 1, keep=lambda m: not (m.pairs & held))
     (tmp_path / "tlm.toml").write_text("[data]\nrecipe_lines = 50\ncompositional = 0\n")
-    assert [d.rstrip("\n") for d in data.read_documents(config.load(tmp_path))] == recipes.generate_commands(50, 1)
-    assert isinstance(commands.source(cfg), commands.RecipeLines)
+    assert [d.rstrip("\n") for d in data.read_documents(config.load(tmp_path))] == g.generate(50, 1)
+    assert commands.source(cfg).grammar.name == "smarthome"
 
 
 def test_grammar_errors_in_a_project_name_the_grammar_file(tmp_path):
@@ -617,3 +626,57 @@ def test_a_grammar_without_numbers_has_no_value_lines(tmp_path):
     cfg = _project(tmp_path, "value_lines = 1.0\ntypo_lines = 0\n", grammar_text=text)
     assert data.augment_documents(cfg, 100) == [] and data.holdout_pairs(cfg) == frozenset()
     assert len(data.read_documents(cfg)) == 600 and data.compositional_documents(cfg) == []
+
+
+STEPPED = """\
+grammar: stepped
+slots:
+  zone:
+    values:
+      bed_a: [bed a, the first bed]
+      bed_b: [bed b]
+      bed_c: [bed c]
+  minutes: {type: integer, min: 1, max: 30, step: 5}
+  clock: {type: time, step: 15}
+  spray: {type: duration, min: 10, max: 7200, step: 60}
+intents:
+  water.start:
+    output: "water.start {zone} {minutes}"
+    expressions:
+      - "water $zone for $minutes minutes"
+  water.at:
+    output: "water.at {zone} {clock}"
+    expressions:
+      - "water $zone at $clock"
+  mist.start:
+    output: "mist.start {zone} {spray}"
+    expressions:
+      - "mist $zone for $spray"
+"""
+
+
+def test_a_numeric_step_thins_what_lines_say_and_any_value_in_range_still_parses(tmp_path):
+    g = grammar.load(write(tmp_path, STEPPED))
+    st = g.slot_types
+    assert st["minutes"].all_values() == [1, 6, 11, 16, 21, 26]
+    assert {t % 100 for t in st["clock"].all_values()} == {0, 15, 30, 45}
+    assert st["spray"].all_values() and all(v % 60 == 0 for v in st["spray"].all_values())
+    said = {"minutes": set(), "clock": set(), "spray": set()}
+    for ex in g.examples(3000, 4):
+        for name, v in ex.meaning.slots.items():
+            if name in said:
+                said[name].add(v)
+    assert said["minutes"] == set(st["minutes"].all_values())
+    assert len(said["clock"]) > 50 and all(v % 100 % 15 == 0 for v in said["clock"])
+    assert len(said["spray"]) > 20 and all(v % 60 == 0 for v in said["spray"])
+    # the command grammar is the range: off-step values parse (as the firmware's parser does)
+    assert g.parse_command("water.start bed_a 7") is not None
+    assert g.parse_command("water.at bed_b 0709") is not None
+    assert g.parse_command("mist.start bed_a 75") is not None
+
+
+def test_the_complete_example_in_docs_grammar_md_is_a_valid_grammar(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "grammar.md").read_text()
+    block = doc.split("## A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    g = grammar.load(write(tmp_path, block, "example.yaml"))
+    assert len(g.intents) >= 5 and g.generate(50, 1)

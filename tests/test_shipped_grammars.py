@@ -1,7 +1,7 @@
-"""The grammars tlmc ships: the built-in smart home (toolchain/data/grammars/smarthome.yaml)
-writes exactly the command table of the Python recipe (toolchain/data/recipes/__init__.py),
-and every shipped grammar validates, generates well-formed lines and says no utterance two
-ways."""
+"""The grammars tlmc ships: the built-in smart home (toolchain/data/grammars/smarthome.yaml,
+what `[data] recipe = "commands"` trains on) writes exactly the command table below (the one
+docs/grammar.md and the README document, which the earlier Python recipe wrote), and every
+shipped grammar validates, generates well-formed lines and says no utterance two ways."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ VACUUM = {"living_room", "kitchen", "bedroom", "hallway", "office", "dining_room
 ALL = {"all"}
 NONE = {None}
 
-# The recipe's command table: command -> (targets, value). Value: None (no value), "hhmm", or
+# The built-in command table: command -> (targets, value). Value: None (no value), "hhmm", or
 # (lowest, highest, optional).
 TABLE = {
     "light.on": (ROOMS | ALL, None), "light.off": (ROOMS | ALL, None),

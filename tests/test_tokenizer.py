@@ -53,11 +53,11 @@ import re
 
 import pytest
 
-from toolchain.data import recipes
+from toolchain.data import grammar as grammars
 from toolchain.data.tokenizer import PIECE
 from toolchain.core.errors import UsageError
 
-LINES = [ln + "\n" for ln in recipes.generate_commands(3000, 5)]
+LINES = [ln + "\n" for ln in grammars.builtin("smarthome").generate(3000, 5)]
 
 
 @pytest.fixture(scope="module", params=["word", "bpe"])

@@ -30,7 +30,7 @@ from toolchain.target import cross
 from toolchain.link import client as device
 from toolchain.codegen import emit
 from toolchain.target import qemu
-from toolchain.data import recipes
+from toolchain.data import grammar as grammars
 from toolchain.data import tokcheck
 from toolchain.link.hostlink import HostLink
 from toolchain.core.paths import FIRMWARE
@@ -89,7 +89,7 @@ def _model(vocab: int) -> bytes:
 
 
 def _recipe_lines(n: int = 3000, seed: int = 1) -> list[str]:
-    return recipes.generate_commands(n, seed=seed)
+    return grammars.builtin("smarthome").generate(n, seed=seed)
 
 
 def _utterances(lines: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from .errors import ConfigError
 CONFIG_NAME = "tlm.toml"
 
 BUILTIN_GRAMMARS = Path(__file__).resolve().parents[1] / "data" / "grammars"
+RECIPE_GRAMMAR = "smarthome"   # the built-in grammar `[data] recipe = "commands"` trains on
 """Where the grammars shipped with tlmc live (data/grammar reads them; config checks the names)."""
 
 
@@ -61,7 +62,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "name": Field(str, "tlm", None, "a name for reports and generated code"),
     },
     "data": {
-        "recipe": Field(str, "commands", _choice("commands", ""), 'built-in data generator ("" to use corpus files)'),
+        "recipe": Field(str, "commands", _choice("commands", ""),
+                        'built-in data: "commands" = the shipped smart-home grammar (smarthome.yaml); "" to use corpus files'),
         "grammar": Field(str, "", None, "your own commands: a grammar file (path relative to this file) or a built-in "
                                         "grammar's name, instead of recipe (docs/grammar.md)"),
         "corpus": Field(list, [], _corpus, "UTF-8 text files (paths relative to this file); used when recipe is empty"),
@@ -71,14 +73,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
                            "what the model starts fresh on: each line or each file (auto: lines for a recipe, files for a corpus)"),
         "val_fraction": Field(float, 0.1, _range(0.001, 0.5), "share of the text held out for validation"),
         "typo_lines": Field(float, 0.5, _range(0.0, 4.0),
-                            "commands recipe: extra training lines with one typo each, as a share of the training "
-                            "lines (noise augmentation; validation keeps the recipe's 3% typo rate)"),
+                            "commands: extra training lines with one typo each, as a share of the training lines "
+                            "(noise augmentation; validation keeps the grammar's typo rate)"),
         "value_lines": Field(float, 0.5, _range(0.0, 4.0),
-                             "commands recipe: extra training lines of commands with a value (numbers, durations, "
+                             "commands: extra training lines of commands with a value (numbers, durations, "
                              "times), as a share of the training lines"),
         "compositional": Field(float, 0.1, _range(0.0, 0.5),
-                               "commands recipe: share of (command, room) pairs never trained on; their lines "
-                               "form a compositional test set (0: none)"),
+                               "commands: share of (intent, value) pairs such as (light.off, kitchen) never "
+                               "trained on; their lines form a compositional test set (0: none)"),
     },
     "tokenizer": {
         "kind": Field(str, "bpe", _choice("char", "byte", "word", "bpe"),
@@ -197,23 +199,22 @@ class Config:
         return "lines" if self.sections["data"]["recipe"] or self.sections["data"]["grammar"] else "files"
 
     def commands_source(self) -> "CommandsSource | None":
-        """What writes this project's `<utterance> => <command>` lines: the Python recipe
-        (`[data] recipe = "commands"`) or a grammar (`[data] grammar`); None for a corpus
-        project. Every stage that treats commands projects apart asks this one question;
-        `data.commands.source` turns the answer into the generator."""
+        """What writes this project's `<utterance> => <command>` lines: a grammar, the user's
+        (`[data] grammar`) or the shipped smart-home one (`[data] recipe = "commands"`, the
+        default); None for a corpus project. Every stage that treats commands projects apart
+        asks this one question; `data.commands.source` turns the answer into the generator."""
         d = self.sections["data"]
         if d["grammar"]:
             return CommandsSource("grammar", d["grammar"], grammar_path(self.root, d["grammar"]))
         if d["recipe"] == "commands":
-            return CommandsSource("recipe", d["recipe"], None)
+            return CommandsSource("grammar", RECIPE_GRAMMAR, BUILTIN_GRAMMARS / f"{RECIPE_GRAMMAR}.yaml")
         return None
 
 
 @dataclass(frozen=True)
 class CommandsSource:
-    """A commands project's line generator: ``kind`` "recipe" (the Python smart-home recipe,
-    ``name`` its name) or "grammar" (``name`` as tlm.toml writes it, ``path`` the file; a
-    built-in name resolves to the shipped file)."""
+    """A commands project's line generator: ``kind`` "grammar" (the only kind), ``name`` as
+    tlm.toml writes it (a built-in name resolves to the shipped file), ``path`` the file."""
 
     kind: str
     name: str

@@ -1,9 +1,10 @@
-"""What writes a commands project's lines: the built-in Python recipe or a grammar file.
+"""What writes a commands project's lines: a grammar file, the user's or the shipped
+smart-home one (`[data] recipe = "commands"`).
 
 `source(cfg)` answers `Config.commands_source()` with a generator; the data stage, the teacher
-and synth ask it for lines, the compositional hold-out and whether a command is well formed,
-whichever writes them. Lines are ``<utterance> => <command>``; a hold-out is a set of pairs
-(recipe: (command, target); grammar: (intent, list value)) that no training line binds.
+and synth ask it for lines, the compositional hold-out and whether a command is well formed.
+Lines are ``<utterance> => <command>``; a hold-out is a set of (intent, list value) pairs that
+no training line binds.
 """
 
 from __future__ import annotations
@@ -15,37 +16,6 @@ from ..core.config import CommandsSource, Config
 from ..core.errors import UsageError
 from ..core.fsutil import sha256_file
 from . import grammar as grammar_mod
-from . import recipes
-
-
-class RecipeLines:
-    """The Python smart-home recipe (`[data] recipe = "commands"`)."""
-
-    def __init__(self) -> None:
-        self.name = "recipe:commands"
-
-    def lines(self, n: int, seed: int, *, held: frozenset = frozenset(), only_held: bool = False,
-              with_value: bool = False, typo_rate: float | None = None) -> list[str]:
-        """`n` lines: none of a `held` pair (or, `only_held`, only those); `with_value`: only
-        commands with a value; `typo_rate` overrides the recipe's."""
-        pair = recipes.intent_pair
-        if only_held:
-            keep = lambda i: pair(i) in held  # noqa: E731
-        elif with_value:
-            keep = lambda i: i.value is not None and pair(i) not in held  # noqa: E731
-        else:
-            keep = (lambda i: pair(i) not in held) if held else None
-        extra = {} if typo_rate is None else {"typo_rate": typo_rate}
-        return recipes.generate_commands(n, seed, keep=keep, **extra)
-
-    def holdout(self, fraction: float, seed: int) -> frozenset:
-        return recipes.compositional_holdout(fraction, seed)
-
-    def is_command(self, text: str) -> bool:
-        return bool(recipes.COMMAND_RE.fullmatch(text))
-
-    def fingerprint(self) -> dict:
-        return {}
 
 
 class GrammarLines:
@@ -81,7 +51,7 @@ class GrammarLines:
         return {"grammar": sha256_file(self.path), "grammar_engine": grammar_mod.ENGINE_VERSION}
 
 
-Lines = RecipeLines | GrammarLines
+Lines = GrammarLines
 
 _LOADED: dict[tuple, GrammarLines] = {}
 
@@ -92,8 +62,6 @@ def source(cfg: Config) -> Lines | None:
     src = cfg.commands_source()
     if src is None:
         return None
-    if src.kind == "recipe":
-        return RecipeLines()
     return load_grammar(src, cfg.root)
 
 

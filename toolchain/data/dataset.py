@@ -77,8 +77,8 @@ def augment_documents(cfg: Config, n_train: int) -> list[str]:
 
 
 def holdout_pairs(cfg: Config) -> frozenset:
-    """Pairs kept out of training (compositional test): the recipe's (command, target) pairs,
-    a grammar's (intent, list value) pairs."""
+    """Pairs kept out of training (compositional test): the grammar's (intent, list value)
+    pairs, e.g. (light.off, kitchen)."""
     from . import commands
 
     d = cfg["data"]
@@ -154,7 +154,7 @@ def target_weights(stream: np.ndarray, tok: Tokenizer, utterance_weight: float,
     `separator` (a commands line), `utterance_weight` up to and including the separator and 1
     after it (the command the device must answer, from the space after the separator on: a
     word tokenizer makes that space part of the command's first token); 1 everywhere else."""
-    from .recipes import PROMPT_END
+    from .lines import PROMPT_END
 
     w = (stream != PAD).astype(np.float32)
     if utterance_weight == 1.0:
@@ -187,7 +187,7 @@ def heldout_lines(cfg: Config, train_docs: list[str], val_docs: list[str], comp_
     tokens, so lines with words the tokenizer does not know are scored too). `random`: the
     validation lines whose utterance does not occur word for word in training (how many did is
     `excluded_verbatim`); `compositional`: lines of the held-out (command, target) pairs."""
-    from . import recipes
+    from . import lines as line_format
 
     if cfg.commands_source() is None:
         return None
@@ -197,7 +197,7 @@ def heldout_lines(cfg: Config, train_docs: list[str], val_docs: list[str], comp_
         for d in docs:
             for line in d.split("\n"):
                 try:
-                    u, c = recipes.parse_line(line)
+                    u, c = line_format.parse_line(line)
                 except ValueError:
                     continue
                 if u and c:
@@ -216,7 +216,7 @@ class Dataset:
     train: np.ndarray  # token stream
     val: np.ndarray
     context: int
-    compositional: np.ndarray | None = None  # commands recipe: lines of held-out (command, room) pairs
+    compositional: np.ndarray | None = None  # commands: lines of held-out (intent, value) pairs
 
     def train_positions(self) -> np.ndarray:
         return target_positions(self.train, self.context)
@@ -227,13 +227,13 @@ class Dataset:
 
 def stage_inputs(cfg: Config) -> dict:
     """What the data stage's output depends on (its stamp keeps it, to say what changed)."""
-    from . import commands, recipes
+    from . import commands
 
     d = cfg["data"]
     src = commands.source(cfg)
     data = {k: v for k, v in d.items() if k != "grammar" or v}  # no grammar: the hash stays as before it existed
     return {"data": data, "tokenizer": cfg["tokenizer"], "context": cfg.document_pad(),
-            "documents": cfg.documents(), "recipes_version": recipes.__dict__.get("VERSION", 1),
+            "documents": cfg.documents(),
             "files": [sha256_file(p) for p in cfg.corpus_paths()], **(src.fingerprint() if src else {})}
 
 
@@ -242,7 +242,7 @@ def stage_hash(cfg: Config) -> str:
 
 
 INPUT_LABELS = {"context": "the <pad>s before each document ([model] arch or context)",
-                "files": "the corpus files", "recipes_version": "the built-in recipe", "grammar": "the grammar file",
+                "files": "the corpus files", "grammar": "the grammar file",
                 "grammar_engine": "tlmc's grammar generator"}
 OUTPUTS = ("tokenizer.json", "streams.npz", "heldout.json")
 

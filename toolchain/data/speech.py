@@ -1,5 +1,5 @@
-"""How people talk around a command, shared by every command generator (the Python recipe and
-grammar files): polite openings and endings, hesitations, and the one-letter typo.
+"""How people talk around a command, used by the grammar engine for
+every grammar): polite openings and endings, hesitations, and the one-letter typo.
 
 The tuples are data in a fixed order: the generators draw from them by index, so reordering
 them changes every corpus drawn from them.
@@ -14,7 +14,8 @@ T = TypeVar("T")
 
 
 def pick(rng: random.Random, seq: Sequence[T]) -> T:
-    """One element of `seq`, uniformly, with a single ``rng.random()`` draw (as recipes.draw)."""
+    """One element of `seq`, uniformly, with a single ``rng.random()`` draw (seeded lines stay the same on
+    every machine: Python fixes random()'s sequence)."""
     return seq[int(rng.random() * len(seq))]
 
 

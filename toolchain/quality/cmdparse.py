@@ -1,4 +1,4 @@
-"""Parses of the commands recipe: `<utterance> => <command>` lines, decoded greedily.
+"""Parses of a commands project (a grammar, the built-in one included): `<utterance> => <command>` lines, decoded greedily.
 
 A device answers `CMD <utterance>` (docs/protocol.md) by resetting the model, pushing the tokens
 of `utterance + " =>"` and decoding greedily until the token for LF or `MAX_TOKENS` tokens; the
@@ -19,7 +19,7 @@ import numpy as np
 
 from ..export import generate
 from ..export import interp
-from ..data import recipes
+from ..data import lines
 from ..export import sampling
 from ..export import stream
 from ..export import tflite_model
@@ -38,7 +38,7 @@ class Parse:
 
 def prompt(utterance: str) -> str:
     """The text pushed before decoding: what the model saw before each command in training."""
-    return utterance + recipes.PROMPT_END
+    return utterance + lines.PROMPT_END
 
 
 def command_text(decoded: str) -> str:

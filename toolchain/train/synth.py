@@ -51,10 +51,10 @@ def is_current(cfg: Config, build: Path, tokens: int | None = None) -> bool:
 
 def _valid_command_line(text: str, source) -> bool:
     """`<utterance> => <command>` with a command its generator (`data.commands.source`) can write."""
-    from ..data import recipes
+    from ..data import lines
 
     try:
-        utterance, command = recipes.parse_line(text)
+        utterance, command = lines.parse_line(text)
     except ValueError:
         return False
     return bool(utterance.strip()) and source.is_command(command)

@@ -23,7 +23,7 @@ from .model import Expression, Grammar, Intent, Options
 from .output import OutputSlot
 from .slots import KINDS, SlotType
 
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 """Bumped when the same grammar and seed would give other lines (data stage caches key on it)."""
 
 

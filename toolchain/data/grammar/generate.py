@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from .. import speech
-from ..recipes.lines import MAX_UTTERANCE_LEN, MIN_UTTERANCE_LEN, SEPARATOR
+from ..lines import MAX_UTTERANCE_LEN, MIN_UTTERANCE_LEN, SEPARATOR
 from . import output as out_mod
 from .expr import count, expand, expansions, normalize, slots
 
@@ -208,9 +208,10 @@ def pairs(g: "Grammar") -> list[tuple[str, str]]:
 
 def holdout(g: "Grammar", fraction: float, seed: int) -> frozenset[tuple[str, str]]:
     """About `fraction` of `pairs()`, seeded, such that after holding them out every held
-    intent still says each of its list slots with another value in training, and every held
-    value still occurs in training with another intent: a model that parses a held-out line
-    has combined an intent and a value it only saw apart."""
+    intent still says each of its list slots with at least two other values in training, and
+    every held value still occurs in training with at least two other intents: a model that
+    parses a held-out line has combined an intent and a value it learned apart, each from more
+    than one example of the pattern."""
     all_pairs = pairs(g)
     if fraction <= 0 or not all_pairs:
         return frozenset()
@@ -229,7 +230,7 @@ def holdout(g: "Grammar", fraction: float, seed: int) -> frozenset[tuple[str, st
         if len(held) >= want:
             break
         where = [s for s, vals in free[i].items() if v in vals]
-        if len(partners[v]) < 2 or any(len(free[i][s]) < 2 for s in where):
+        if len(partners[v]) < 3 or any(len(free[i][s]) < 3 for s in where):
             continue
         held.add((i, v))
         partners[v].discard(i)

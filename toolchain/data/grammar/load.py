@@ -16,7 +16,7 @@ import yaml
 
 from . import yamlsrc
 from .expr import TEXT_CHARS, ExprError, bindings, count, expand, expansions, normalize, parse, slots
-from ..recipes.lines import MAX_UTTERANCE_LEN, MIN_UTTERANCE_LEN
+from ..lines import MAX_UTTERANCE_LEN, MIN_UTTERANCE_LEN
 from .generate import fits
 from .model import Expression, Grammar, Intent, Options
 from .output import OutputError, OutputSlot, describe, overlap, parse_output, variants

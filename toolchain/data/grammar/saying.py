@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 
-from ..recipes.numbers import number_to_words, number_word_forms
+from .numbers import number_to_words, number_word_forms
 
 MAX_INTEGER = 999_999
 MAX_DURATION = 86_400

@@ -3,6 +3,10 @@
 A value of a ``list`` slot type is its canonical key (a str); a value of a numeric kind is an
 int: integer and percent the number, duration the seconds, time the clock time as
 ``100 * hour + minute`` (written as 4 digits, ``0730``, in commands).
+
+A numeric slot type's ``step`` thins what the lines say (a greenhouse schedule in quarter
+hours, a tank in tens of percent) so the model trains on the values people use; a command with
+any value in the range still parses.
 """
 
 from __future__ import annotations
@@ -23,14 +27,20 @@ NUMERIC = frozenset(KINDS[1:])
 VALUE_RE = re.compile(r"[a-z0-9_]+")
 _DIGITS_RE = re.compile(r"0|[1-9][0-9]*")
 _TIME_RE = re.compile(r"([01][0-9]|2[0-3])[0-5][0-9]")
+_TIME_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)   # minutes: the divisors of an hour
 
 # Default and widest ranges of the numeric kinds (integer has no default: give min and max).
 _LIMITS = {"integer": (0, saying.MAX_INTEGER), "percent": (0, 100), "duration": (1, saying.MAX_DURATION)}
 _DEFAULTS = {"percent": (0, 100), "duration": (1, saying.MAX_DURATION)}
 
-# The duration bands a draw picks first (weight, lowest, highest, step in seconds), so short
-# and long durations both occur whatever the range.
-_BANDS = ((0.15, 1, 59, 1), (0.45, 60, 3540, 60), (0.10, 61, 3599, 1), (0.30, 3600, saying.MAX_DURATION, 60))
+# The duration bands a draw picks first (weight, lowest, highest, step in seconds): durations
+# as people set them, round ones far more often than odd ones (a timer is "five minutes" or "a
+# minute and a half", rarely "seven minutes and forty-three seconds"), short and long whatever
+# the range. A range that holds none of them draws any sayable duration in it.
+_BANDS = ((0.15, 1, 59, 1),                      # seconds
+          (0.45, 60, 3540, 60),                  # whole minutes
+          (0.10, 90, 3570, 60),                  # minutes and a half: 1:30, 2:30 ... 59:30
+          (0.30, 3600, saying.MAX_DURATION, 300))  # hours and minutes, in steps of five
 
 
 @dataclass(eq=False)
@@ -45,6 +55,7 @@ class SlotType:
     min: int | None = None
     max: int | None = None
     line: int = 0
+    step: int = 1       # numeric kinds: lines say min, min + step, ... (time: minutes, duration: seconds)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -88,15 +99,15 @@ class SlotType:
         if self.kind == "time":
             r = rng.random()
             hour = int(rng.random() * 24)
-            if r < 0.3:
+            if r < 0.35:
                 minute = 0
-            elif r < 0.5:
+            elif r < 0.6:
                 minute = (15, 30, 45)[int(rng.random() * 3)]
-            elif r < 0.8:
+            elif r < 0.9:
                 minute = 5 * int(rng.random() * 12)
             else:
                 minute = int(rng.random() * 60)
-            return 100 * hour + minute
+            return 100 * hour + minute - minute % self.step
         if self.kind == "duration":
             bands = self._bands()
             x = rng.random() * sum(w for w, _ in bands)
@@ -106,10 +117,10 @@ class SlotType:
                     break
             return choices[int(rng.random() * len(choices))]
         if self.kind == "percent" and rng.random() < 0.5:
-            tens = range((self.min + 9) // 10 * 10, self.max + 1, 10)
-            if len(tens):
+            tens = [t for t in range((self.min + 9) // 10 * 10, self.max + 1, 10) if (t - self.min) % self.step == 0]
+            if tens:
                 return tens[int(rng.random() * len(tens))]
-        return self.min + int(rng.random() * (self.max - self.min + 1))
+        return self.min + self.step * int(rng.random() * ((self.max - self.min) // self.step + 1))
 
     def say(self, value: str | int, rng: random.Random, digits_share: float) -> str:
         """One phrase for `value`; numbers are said as digits with probability `digits_share`."""
@@ -141,10 +152,10 @@ class SlotType:
         if self.kind == "list":
             return list(self.values)
         if self.kind == "time":
-            return _times()
+            return [t for t in _times() if t % 100 % self.step == 0]
         if self.kind == "duration":
             return [v for _, choices in self._bands() for v in choices]
-        return list(range(self.min, self.max + 1))
+        return list(range(self.min, self.max + 1, self.step))
 
     @functools.cached_property
     def n_forms(self) -> int:
@@ -152,7 +163,7 @@ class SlotType:
         if self.kind == "list":
             return sum(len(p) for p in self.phrases.values())
         if self.kind == "integer":
-            return sum(1 + saying.number_word_count(n) for n in range(self.min, self.max + 1))
+            return sum(1 + saying.number_word_count(n) for n in range(self.min, self.max + 1, self.step))
         return sum(len(self.forms(v)) for v in self.all_values())
 
     def _bands(self) -> list[tuple[float, range]]:
@@ -160,11 +171,14 @@ class SlotType:
         if cached is None:
             cached = []
             for w, lo, hi, step in _BANDS:
-                lo2 = max(lo, self.min)
-                lo2 += (-lo2) % step if step > 1 else 0
-                r = [s for s in range(lo2, min(hi, self.max) + 1, step) if step > 1 or s % 60 or lo == 1]
+                start = lo + max(0, -(-(self.min - lo) // step)) * step   # first lo + k*step >= min
+                r = [v for v in range(start, min(hi, self.max) + 1, step) if v % self.step == 0]
                 if r:
                     cached.append((w, r))
+            if not cached:
+                r = [s for s in range(self.min, self.max + 1) if saying.sayable_duration(s) and s % self.step == 0]
+                if r:
+                    cached.append((1.0, r))
             self.__dict__["_band_cache"] = cached
         return cached
 
@@ -197,9 +211,9 @@ def read_slot_type(src: Source, name: str, key: yaml.Node, node: yaml.Node) -> S
     example = "{values: {a: [phrase, ...]}} or {type: integer, min: 1, max: 10}"
     entries = {k: (kn, vn) for k, kn, vn in yamlsrc.mapping(src, node, f"slot type '{name}'", example)}
     for k, (kn, _) in entries.items():
-        if k not in ("type", "values", "min", "max"):
-            src.fail(kn, f"unknown key '{k}' in slot type '{name}'{yamlsrc.suggest(k, ['type', 'values', 'min', 'max'])}",
-                     "remove or rename it")
+        if k not in ("type", "values", "min", "max", "step"):
+            src.fail(kn, f"unknown key '{k}' in slot type '{name}'"
+                         f"{yamlsrc.suggest(k, ['type', 'values', 'min', 'max', 'step'])}", "remove or rename it")
     kind = "list"
     if "type" in entries:
         kn, vn = entries["type"]
@@ -214,11 +228,12 @@ def read_slot_type(src: Source, name: str, key: yaml.Node, node: yaml.Node) -> S
     if "values" in entries:
         src.fail(entries["values"][0], f"slot type '{name}' of type {kind} takes no values",
                  "remove values, or drop the type to make a value list")
+    step = _read_step(src, name, kind, entries)
     if kind == "time":
         for k in ("min", "max"):
             if k in entries:
                 src.fail(entries[k][0], f"slot type '{name}' (time) takes no {k}", "remove it: any time of day is sayable")
-        return SlotType(name, kind, line=yamlsrc.line(key))
+        return SlotType(name, kind, line=yamlsrc.line(key), step=step)
     lo_lim, hi_lim = _LIMITS[kind]
     bounds = []
     for k in ("min", "max"):
@@ -237,17 +252,39 @@ def read_slot_type(src: Source, name: str, key: yaml.Node, node: yaml.Node) -> S
     if lo > hi:
         src.fail(entries.get("min", (key,))[0], f"slot type '{name}': min {lo} is above max {hi}, the range is empty",
                  "swap them or fix one")
-    st = SlotType(name, kind, min=lo, max=hi, line=yamlsrc.line(key))
+    st = SlotType(name, kind, min=lo, max=hi, line=yamlsrc.line(key), step=step)
     if kind == "duration" and not st._bands():
-        src.fail(key, f"slot type '{name}': no duration from {lo} to {hi} seconds is sayable (from an hour on, "
-                      f"durations are whole minutes)", "widen the range to include a whole minute")
+        on_step = f" and a multiple of step {step}" if step > 1 else ""
+        src.fail(key, f"slot type '{name}': no duration from {lo} to {hi} seconds{on_step} is sayable (from an hour "
+                      f"on, durations are whole minutes)", "widen the range to include a whole minute")
     return st
 
 
+def _read_step(src: Source, name: str, kind: str, entries: dict) -> int:
+    """`step:` of a numeric slot type (1 when absent)."""
+    if "step" not in entries:
+        return 1
+    kn, vn = entries["step"]
+    step = yamlsrc.integer(src, vn, f"slot type '{name}': step")
+    if step < 1:
+        src.fail(vn, f"slot type '{name}': step = {step} must be at least 1", "use 1 (every value) or more")
+    if kind == "time" and step not in _TIME_STEPS:
+        src.fail(vn, f"slot type '{name}': step = {step} minutes does not divide an hour",
+                 f"use one of {', '.join(map(str, _TIME_STEPS))}")
+    if kind in ("integer", "percent"):
+        lo = yamlsrc.integer(src, entries["min"][1], "min") if "min" in entries else _DEFAULTS.get(kind, (0, 0))[0]
+        hi = yamlsrc.integer(src, entries["max"][1], "max") if "max" in entries else _DEFAULTS.get(kind, (0, 0))[1]
+        if step > max(1, hi - lo):
+            src.fail(vn, f"slot type '{name}': step = {step} is wider than its range {lo} to {hi}",
+                     "use a smaller step")
+    return step
+
+
 def _read_list(src: Source, name: str, key: yaml.Node, entries: dict) -> SlotType:
-    if "min" in entries or "max" in entries:
-        src.fail(entries.get("min", entries.get("max"))[0], f"slot type '{name}' is a value list and takes no min/max",
-                 "remove them, or give a numeric type")
+    if "min" in entries or "max" in entries or "step" in entries:
+        k = next(k for k in ("min", "max", "step") if k in entries)
+        src.fail(entries[k][0], f"slot type '{name}' is a value list and takes no {k}",
+                 "remove it, or give a numeric type")
     vkey, vnode = entries["values"]
     if yamlsrc.is_null(vnode):
         src.fail(vkey, f"slot type '{name}' has no values", "list them: values: {key: [phrase, ...]}")
