@@ -59,8 +59,8 @@ typedef enum {
     TLM_FC_ROWS = 0,
     /* weights in blocks of 4 rows (zero rows pad C up to a multiple of 4), each block
      * 4*D bytes: D/4 groups of 16 bytes, group g holding for rows r = 0..3 the four bytes
-     * w[r][4g+1], w[r][4g], w[r][4g+3], w[r][4g+2]; then the D%4 tail columns, row by row.
-     * rows: a TlmFcRow per output row. */
+     * w[r][4g+1] ^ 0x80, w[r][4g], w[r][4g+3] ^ 0x80, w[r][4g+2] (kernels/tlm_fc_dsp.c says
+     * why); then the D%4 tail columns, row by row, unchanged. rows: a TlmFcRow per output row. */
     TLM_FC_PACKED4 = 1
 } TlmFcLayout;
 
@@ -68,7 +68,9 @@ typedef enum {
 typedef struct {
     int32_t bias;               /* bias + input_offset * sum_d w[c][d] + D * input_offset *
                                    weights_offset, mod 2^32: TFLM's sum minus the dot product
-                                   (and minus weights_offset * sum(x), 0 per channel) */
+                                   (and minus weights_offset * sum(x), 0 per channel); plus
+                                   128 * sum_g (w[c][4g] + w[c][4g+2]), which cancels the
+                                   packed stream's own term (plan.fold_fc_bias) */
     int32_t multiplier;         /* Q31 significand of the rescale (per channel or repeated) */
     int32_t not_shift;          /* ~shift = -shift - 1, shift the exponent as TFLM's */
     uint32_t round_lo;          /* shift < 0: 2^30 + 2^(30 - shift), the two roundings of */

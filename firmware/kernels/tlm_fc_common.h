@@ -1,8 +1,8 @@
-/* tlm_fc_common.h: what the optimized FULLY_CONNECTED kernels (layout TLM_FC_PACKED4) share:
- * everything but the dot products. The argument checks and the layer's fields (fc_begin), the
- * rare per-tensor weights zero point, a block's D % 4 tail columns (fc_add_tail), and the
- * output rescale, clamp and store (fc_store). Private to kernels/tlm_fc_portable.c and
- * kernels/tlm_fc_dsp.c.
+/* tlm_fc_common.h: what the optimized FULLY_CONNECTED kernels (layout TLM_FC_PACKED4) share
+ * around the dot products: the argument checks and the layer's fields (fc_begin), the rare
+ * per-tensor weights zero point (fc_input_term), and the output rescale in C (fc_rescale,
+ * fc_rescale_down; kernels/tlm_fc_dsp.c and the ARMv6-M part of kernels/tlm_fc_portable.c
+ * have it in assembly too). Private to those two files.
  */
 #ifndef TLM_FC_COMMON_H
 #define TLM_FC_COMMON_H
@@ -77,7 +77,8 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min;
     int32_t act_max;
-    uint32_t x_term;            /* fc_input_term: added to every row's dot product */
+    uint32_t x_term;            /* added to every row's sum: fc_input_term and the kernel's
+                                   own input term (-128 * the odd inputs of the groups) */
 } FcLayer;
 
 /* The start of both kernels: TLM_OK and *l filled if p describes a layer they can run, else
@@ -94,47 +95,6 @@ FC_INLINE TlmStatus fc_begin(const TlmFullyConnected *p, const int8_t *input, co
     l->act_max = p->act_max;
     l->x_term = fc_input_term(p, input);
     return TLM_OK;
-}
-
-/* The end of a block's dot products: the D % 4 tail columns (stored row by row after the
- * block's groups of four) and the input term. Returns the weights after the block. */
-FC_INLINE const int8_t *fc_add_tail(const int8_t *w, const int8_t *x, int32_t tail, uint32_t x_term, int32_t dot[4]) {
-    int32_t r;
-    int32_t t;
-    for (r = 0; r < 4; r++, w += tail) {
-        for (t = 0; t < tail; t++) {
-            dot[r] += w[t] * x[t];
-        }
-        dot[r] = (int32_t)((uint32_t)dot[r] + x_term);
-    }
-    return w;
-}
-
-/* output[c] from row c's dot product: bias, rescale, output zero point, clamp. */
-FC_INLINE void fc_store_row(const FcLayer *o, int32_t c, int32_t dot, int8_t *output) {
-    const TlmFcRow row = o->rows[c];
-    const int32_t sum = (int32_t)((uint32_t)row.bias + (uint32_t)dot);  /* wraps as TFLM's int32 */
-    int32_t out = row.not_shift >= 0 ? fc_rescale_down(sum, &row) : fc_rescale(sum, row.multiplier, ~row.not_shift);
-    out += o->output_offset;
-    out = out < o->act_min ? o->act_min : out;
-    out = out > o->act_max ? o->act_max : out;
-    output[c] = (int8_t)out;
-}
-
-/* output[c .. c + 4) from a block's dot products, fewer in the last block if C % 4 != 0. */
-static inline void fc_store(const FcLayer *o, int32_t c, const int32_t *dot, int8_t *output) {
-    const int32_t n = o->out_features - c < 4 ? o->out_features - c : 4;
-    int32_t r;
-    if (n == 4) {   /* straight-line: no loop per row */
-        fc_store_row(o, c, dot[0], output);
-        fc_store_row(o, c + 1, dot[1], output);
-        fc_store_row(o, c + 2, dot[2], output);
-        fc_store_row(o, c + 3, dot[3], output);
-        return;
-    }
-    for (r = 0; r < n; r++) {
-        fc_store_row(o, c + r, dot[r], output);
-    }
 }
 
 #endif /* TLM_FC_COMMON_H */
