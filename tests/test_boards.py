@@ -81,7 +81,7 @@ def test_known_facts():
     assert set(nano["usb_ids"]) == {"2341:805a", "2341:005a", "2341:015a", "2341:025a"}
     assert nano["fqbn"] == "arduino:mbed_nano:nano33ble"
     assert pico["uf2_family_id"] == 0xE48BFF56 and "2e8a:000a" in pico["usb_ids"]
-    assert pico["bootloader_usb_ids"] == ["2e8a:0003"] and pico["cycle_counter"] == "none"
+    assert pico["bootloader_usb_ids"] == ["2e8a:0003"] and pico["cycle_counter"] == "systick"  # getCycleCount()
     assert nucleo["usb_ids"][0] == "0483:374b" and nucleo["app_ram_bytes"] == 131_072
     mps2 = boards.resolve("mps2-an386")
     assert mps2["qemu_machine"] == "mps2-an386" and mps2["serial"]["kind"] == "tcp"

@@ -74,8 +74,12 @@ def _board_id(ctx, param, value):
     return value
 
 
-board_option = click.option("--board", default=None, callback=_board_id,
-                            help="Board id or alias (default: [board] id in tlm.toml).")
+def board_choice(help: str):
+    """A --board option (a board id or alias; checked not empty) with its own help text."""
+    return click.option("--board", default=None, callback=_board_id, help=help)
+
+
+board_option = board_choice("Board id or alias (default: [board] id in tlm.toml).")
 
 
 def load_project(project_dir: Path, *, lock: bool = False):

@@ -29,6 +29,7 @@ def test_cmd(project_dir: Path, board: str | None, ports: tuple[str, ...], junit
     equal to the host's, latency, bad input, 200 back-to-back requests. Exit 0 only if all pass."""
     from ..device.hil import run
     from ..target.build import require_built
+    from ..target.cycles import estimate_line
 
     p = load_project(project_dir)
     require_built(p.cfg, p.build, board, program=not ports)  # a stale or damaged build is named, not run
@@ -42,13 +43,16 @@ def test_cmd(project_dir: Path, board: str | None, ports: tuple[str, ...], junit
             click.echo(f"{d['port']} ({d['board']}): {d['tests'] - d['failures']}/{d['tests']} passed")
             for c in d["cases"]:
                 mark = "ok  " if c["passed"] else "FAIL"
-                extra = ", ".join(f"{k}={v}" for k, v in c["properties"].items() if not k.startswith("device_"))
+                extra = ", ".join(f"{k}={v}" for k, v in c["properties"].items()
+                                  if not k.startswith(("device_", "estimate")))   # estimates: a line of their own
                 click.echo(f"  {mark} {c['name']:16} {c['seconds']:7.3f} s  {extra}")
                 if not c["passed"]:
                     click.echo(f"       {c['message'].splitlines()[0] if c['message'] else ''}")
             latency = next((c["properties"] for c in d["cases"] if c["name"] == "latency"), None)
             if latency:
                 click.echo(f"  per token: {per_token_line(latency)}")
+                if estimate_line(latency):
+                    click.echo(f"  estimate: {estimate_line(latency)}")
         if junit:
             click.echo(f"JUnit report: {junit}", err=True)
     faults = [d["error"] for d in r["devices"] if d.get("error")]

@@ -1,4 +1,5 @@
-"""`tlmc emit`, `build` and `flash`: C sources, a program that fits the board, and the board flashed."""
+"""`tlmc emit`, `build`, `flash` and `export`: C sources, a program that fits the board, the board
+flashed, and the model as an Arduino library or PlatformIO project for your own sketch."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import board_option, emit_json, handle_errors, json_option, load_project, per_token_line, project_option
+from .common import (board_choice, board_option, emit_json, handle_errors, json_option, load_project, per_token_line,
+                     project_option)
 from .report import names_report
 
 
@@ -32,15 +34,20 @@ def emit(project_dir: Path, board: str | None, as_json: bool) -> None:
 @click.command()
 @project_option
 @board_option
+@click.option("--estimate/--no-estimate", default=True, show_default=True,
+              help="Estimate cycles per token and tokens/s at the board's clock: the firmware's instructions on "
+                   "an emulated core of the board's architecture, timed by the core's manual (QEMU; about a "
+                   "second on emulated boards, a few on others: a second link). An estimate, not a measurement.")
 @json_option
 @handle_errors
 @names_report
-def build(project_dir: Path, board: str | None, as_json: bool) -> None:
+def build(project_dir: Path, board: str | None, estimate: bool, as_json: bool) -> None:
     """Every stage up to a compiled program for the board, with sizes (host: plus its selftest)."""
     from ..target.build import build as do_build
+    from ..target.cycles import estimate_line
 
     p = load_project(project_dir, lock=True)
-    r = do_build(p.cfg, p.build, board)
+    r = do_build(p.cfg, p.build, board, estimate=estimate)
     if as_json:
         emit_json(r)
         return
@@ -62,6 +69,8 @@ def build(project_dir: Path, board: str | None, as_json: bool) -> None:
     click.echo(f"flash {r['flash_bytes']:,} / {r['flash_budget_bytes']:,} B, "
                f"RAM {r['ram_bytes']:,} / {r['ram_budget_bytes']:,} B: fits{est}")
     click.echo(f"per token: {per_token_line(r)}")
+    if estimate_line(r):
+        click.echo(f"estimate: {estimate_line(r)}")
     if "sketch" in r:
         click.echo(f"Arduino sketch: {r['sketch']} (arduino-cli {r['arduino_cli']})")
 
@@ -93,4 +102,40 @@ def flash(project_dir: Path, board: str | None, port: str | None, drive: Path | 
         click.echo(f"{r.get('board', '')}: flashed with {r.get('method')} in {r.get('seconds', 0)} s")
 
 
-COMMANDS = (emit, build, flash)
+@click.command("export")
+@project_option
+@click.option("--arduino", is_flag=True,
+              help="An Arduino library zip, build/tlm_<project>.zip (Sketch > Include Library > Add .ZIP Library).")
+@click.option("--platformio", is_flag=True,
+              help="A PlatformIO project, build/platformio/tlm_<project>/: an env per board, the library in lib/.")
+@board_choice("Only this board (default: every board with an Arduino core: one library serves them all).")
+@click.option("--author", default="tlmc", show_default=True, help="The library's author and maintainer.")
+@click.option("--url", default=None, help="The library's web page (default: a placeholder).")
+@json_option
+@handle_errors
+def export(project_dir: Path, arduino: bool, platformio: bool, board: str | None, author: str, url: str | None,
+           as_json: bool) -> None:
+    """The quantized model as a library your own sketch calls (docs/arduino.md): the runtime, a C
+    API (tlm_api.h), the model, one header, and the examples SerialProtocol, VoiceCommands and
+    Generate. Needs 'tlmc quantize' first."""
+    from ..target.library import export as do_export
+
+    p = load_project(project_dir, lock=True)
+    r = do_export(p.cfg, p.build, arduino=arduino, platformio=platformio, board=board, author=author, url=url)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"library {r['library']} {r['version']}: #include <{r['header']}>; model {r['model_hash']}, "
+               f"arena {r['arena_bytes']:,} B, weights {r['weight_bytes']:,} B, {r['kernels']} kernels")
+    for b in r["boards"]:
+        click.echo(f"  {b['id']:15} {', '.join(b['architectures']):18} {b['kernel']}")
+    if "arduino" in r:
+        z = r["arduino"]
+        click.echo(f"Arduino: {z['zip']} ({len(z['files'])} files, {z['bytes']:,} B; {z['uncompressed_bytes']:,} B "
+                   "unzipped): Sketch > Include Library > Add .ZIP Library")
+    if "platformio" in r:
+        t = r["platformio"]
+        click.echo(f"PlatformIO: {t['folder']} ({len(t['files'])} files): pio run -d {t['folder']}")
+
+
+COMMANDS = (emit, build, flash, export)

@@ -430,7 +430,8 @@ def emit_model(int8_buf: bytes, tokenizer, out_dir: Path | str, *, golden: tuple
     ctx = _context(p, tokenizer, golden, board_id, tflm_arena_bytes, kernels)
     env = _env()
     out = Path(out_dir)
-    texts = {name: env.get_template(f"{name}.j2").render(**ctx, file=name, guard=c_ident(name).upper() + "_")
+    texts = {name: env.get_template(f"{name}.j2").render(**ctx, file=name, guard=c_ident(name).upper() + "_",
+                                                          has_grammar=int(grammar is not None))
              for name in GENERATED}
     # all or nothing: a disk too full for every file fails before the first one is replaced
     check_writable(out, sum(len(t) for t in texts.values()) + (1 << 16))

@@ -35,6 +35,7 @@ PORTS = ("host", "mps2", "microbit", "arduino")              # firmware/ports/<p
 UPLOADS = ("none", "qemu", "arduino-cli", "bossac", "uf2", "pyocd")
 CYCLE_COUNTERS = ("dwt", "systick", "timer", "none")  # timer: a peripheral timer (nRF51 TIMER0)
 SERIAL_KINDS = ("usb-cdc", "uart", "tcp", "stdio")
+SERIAL_SUBFIELDS = ("kind", "baud", "rx_buffer_bytes", "rx_flow_control")
 
 # The schema: field -> (required, meaning). The checks are in _CHECKS / _check_board.
 FIELDS: dict[str, tuple[bool, str]] = {
@@ -50,7 +51,9 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "port": (True, "firmware/ports/<port> glue: " + ", ".join(PORTS)),
     "upload": (True, "how firmware gets onto the board: " + ", ".join(UPLOADS)),
     "serial": (True, "how the host talks to it: {kind = " + " | ".join(SERIAL_KINDS)
-                     + ", baud = N} (baud required for uart)"),
+                     + ", baud = N, rx_buffer_bytes = N, rx_flow_control = true|false} (baud required for uart; "
+                     "rx_*: the receive buffer the firmware reads from, and whether the link holds the host back "
+                     "when it is full instead of losing bytes: docs/protocol.md, 'The link')"),
     "cycle_counter": (True, "what the firmware measures latency with: " + ", ".join(CYCLE_COUNTERS)),
     "aliases": (False, "other names --board accepts (unique across boards)"),
     "clock_hz": (False, "CPU clock the firmware runs at (SysTick clock on emulated boards); 0 = unknown"),
@@ -59,6 +62,11 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "core_reserve_is_estimate": (False, "true when the reserves above are (partly) estimates, not measurements"),
     "main_stack_bytes": (False, "stack the firmware's main loop runs on"),
     "latency_budget_cycles": (False, "per-token latency the tests hold the board to, in cycles"),
+    "flash_wait_states": (False, "wait states of a flash read at clock_hz, for the cycle estimate (docs/runtime.md, "
+                                 "'Cycle estimates'); 0 or absent = zero wait states"),
+    "flash_line_bytes": (False, "bytes one flash read fetches (default 16), for the cycle estimate"),
+    "flash_cache_lines": (False, "flash lines (at most 64) the data cache or line buffers hold (default 0), for the "
+                                 "cycle estimate"),
     "fqbn": (False, "arduino-cli fully qualified board name (vendor:arch:board[:opt=val,...])"),
     "usb_ids": (False, "USB 'vvvv:pppp' (hex) of the running firmware's serial port, to find it"),
     "bootloader_usb_ids": (False, "USB 'vvvv:pppp' (hex) the board shows in its bootloader/BOOTSEL mode"),
@@ -67,6 +75,13 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "uf2_family_id": (False, "UF2 family id (RP2040: 0xe48bff56)"),
     "qemu_machine": (False, "qemu-system-arm -M <machine> (upload = qemu)"),
     "pyocd_target": (False, "pyOCD target name (pyocd flash -t), e.g. stm32f446retx (upload = pyocd)"),
+    "arduino_define": (False, "the macro the Arduino core defines for the board (-DARDUINO_<build.board> of "
+                              "its boards.txt), e.g. ARDUINO_ARDUINO_NANO33BLE: how the Arduino library tells "
+                              "boards apart"),
+    "arduino_architectures": (False, "library.properties architectures of the Arduino cores that run the board "
+                                     "(default: the fqbn's), e.g. [\"mbed_nano\", \"mbed\"]"),
+    "platformio": (False, "its PlatformIO environment: {platform = ..., board = ..., options = {key = \"value\"}} "
+                          "(tlmc export --platformio)"),
 }
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -75,6 +90,9 @@ _USB_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$")
 _W = r"[A-Za-z0-9_.-]+"
 _FQBN_RE = re.compile(rf"^{_W}:{_W}:{_W}(:{_W}={_W}(,{_W}={_W})*)?$")
 _MACHINE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_DEFINE_RE = re.compile(r"^ARDUINO_[A-Z0-9_]+$")
+_ARCH_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PIO_OPTION_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,15 @@ class Board:
     @property
     def aliases(self) -> tuple[str, ...]:
         return tuple(self.data.get("aliases", ()))
+
+    @property
+    def arduino_architectures(self) -> tuple[str, ...]:
+        """The Arduino cores' architectures that run the board: `arduino_architectures`, else
+        the fqbn's (vendor:ARCH:board); none without either."""
+        if "arduino_architectures" in self.data:
+            return tuple(self.data["arduino_architectures"])
+        fqbn = self.data.get("fqbn")
+        return (fqbn.split(":")[1],) if fqbn else ()
 
     def usb_ids(self, bootloader: bool = False) -> list[tuple[int, int]]:
         """(vid, pid) pairs of the running firmware's port, or of the bootloader."""
@@ -202,15 +229,48 @@ def _serial(path, key, v):
     if not isinstance(v, dict):
         raise _bad(path, key, v, "must be a table like { kind = \"usb-cdc\", baud = 115200 }")
     for sub in v:
-        if sub not in ("kind", "baud"):
-            raise _bad(path, f"{key}.{sub}", v[sub], "is not a serial field (kind, baud)", "remove it")
+        if sub not in SERIAL_SUBFIELDS:
+            raise _bad(path, f"{key}.{sub}", v[sub], f"is not a serial field ({', '.join(SERIAL_SUBFIELDS)})",
+                       "remove it")
     if "kind" not in v:
         raise _bad(path, key, v, "has no kind", "add kind = " + " | ".join(f'"{k}"' for k in SERIAL_KINDS))
     _choice(SERIAL_KINDS)(path, f"{key}.kind", v["kind"])
     if "baud" in v:
         _nonneg_int(path, f"{key}.baud", v["baud"])
+    if "rx_buffer_bytes" in v:
+        _nonneg_int(path, f"{key}.rx_buffer_bytes", v["rx_buffer_bytes"])
+    if "rx_flow_control" in v:
+        _boolean(path, f"{key}.rx_flow_control", v["rx_flow_control"])
     if v["kind"] == "uart" and not v.get("baud"):
         raise _bad(path, f"{key}.baud", v.get("baud"), "must be set (> 0) for a uart", "add baud = 115200")
+
+
+def _architectures(path, key, v):
+    _str_list(path, key, v)
+    for s in v:
+        if not _ARCH_RE.match(s):
+            raise _bad(path, key, v, f"has {s!r}: an architecture is letters, digits, '_', '.' and '-', "
+                       "e.g. 'mbed_nano'")
+
+
+def _platformio(path, key, v):
+    if not isinstance(v, dict):
+        raise _bad(path, key, v, 'must be a table like { platform = "ststm32", board = "nucleo_f446re" }')
+    for sub in v:
+        if sub not in ("platform", "board", "options"):
+            raise _bad(path, f"{key}.{sub}", v[sub], "is not a platformio field (platform, board, options)",
+                       "remove it")
+    for sub in ("platform", "board"):
+        if sub not in v:
+            raise _bad(path, key, v, f"has no {sub}", f"add {sub} = \"...\" (PlatformIO's name for it)")
+        _text(path, f"{key}.{sub}", v[sub])
+    options = v.get("options", {})
+    if not isinstance(options, dict):
+        raise _bad(path, f"{key}.options", options, 'must be a table like { "board_build.core" = "earlephilhower" }')
+    for name, value in options.items():
+        if not _PIO_OPTION_RE.match(name) or not isinstance(value, str) or "\n" in value:
+            raise _bad(path, f"{key}.options", options, f"has {name!r} = {value!r}: an option is a platformio.ini "
+                       "key (e.g. 'board_build.core') and a one-line string value")
 
 
 _CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
@@ -224,11 +284,14 @@ _CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
     "core_flash_reserve_bytes": _nonneg_int, "core_ram_reserve_bytes": _nonneg_int,
     "core_reserve_is_estimate": _boolean, "touch_1200bps": _boolean,
     "main_stack_bytes": _positive_int, "latency_budget_cycles": _positive_int,
+    "flash_wait_states": _nonneg_int, "flash_line_bytes": _positive_int, "flash_cache_lines": _nonneg_int,
     "aliases": _aliases, "usb_ids": _usb_list, "bootloader_usb_ids": _usb_list,
     "fqbn": _regex(_FQBN_RE, "arduino:mbed_nano:nano33ble"),
     "qemu_machine": _regex(_MACHINE_RE, "mps2-an386"),
     "pyocd_target": _text,
     "app_flash_offset": _u32, "uf2_family_id": _u32,
+    "arduino_define": _regex(_DEFINE_RE, "ARDUINO_ARDUINO_NANO33BLE"),
+    "arduino_architectures": _architectures, "platformio": _platformio,
 }
 assert set(_CHECKS) == set(FIELDS)
 

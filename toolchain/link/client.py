@@ -3,11 +3,17 @@
 One client for every transport pyserial opens: a USB CDC port (`/dev/ttyACM0`), a UART, the
 emulator's `socket://127.0.0.1:PORT`, or a pty of the host build. Requests are lines; every
 request gets one final `OK`/`ERR` line; GEN streams `TOK` lines first.
+
+The link rules (docs/protocol.md, "Host rules"): one request at a time (the next is sent only
+after the final line of the one before; tokenize_many may keep TOKENIZE lines in flight where
+the link loses nothing), and a request line longer than the device's receive buffer (INFO
+`rx_max`; 0: no limit) goes in pieces of at most that many bytes, each written out and given
+its time on the wire before the next, so a 256-byte line is safe on a board whose core keeps
+63 bytes (stm32duino).
 """
 
 from __future__ import annotations
 
-import errno
 import sys
 import threading
 import time
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.errors import TlmcError, UsageError
+from . import wire
 
 PROTOCOL_VERSION = 1
 LINE_MAX = 256              # bytes of a request line when INFO does not say (line_max)
@@ -178,64 +185,26 @@ def _check_url(port: str) -> None:
                              f"e.g. {scheme}://127.0.0.1:4321")
 
 
-def _open_failure(port: str, e: Exception) -> tuple[str, bool]:
-    """(why a port did not open, for a person; whether trying again soon may help)."""
-    text = str(e)
-    low = text.lower()
-    if isinstance(e, ValueError) and "protocol" in low and "not known" in low:
-        scheme = port.split("://", 1)[0]
-        return (f"pyserial knows no {scheme}:// URLs; give a serial device (/dev/ttyACM0, COM3) or "
-                "socket://HOST:PORT (an emulated board)"), False
-    errno_ = getattr(e, "errno", None)
-    if errno_ == errno.ECONNREFUSED or "connection refused" in low:
-        return ("connection refused: nothing listens there (an emulated board: is it running? "
-                "'tlmc flash' starts it)"), True
-    if errno_ == errno.ENOENT or "no such file" in low or "could not find" in low:
-        return "no such port; check the name and that the board is plugged in ('tlmc boards' lists USB ids)", True
-    if errno_ in (errno.EACCES, errno.EPERM) or "permission denied" in low:
-        return "permission denied; join the group that owns the port (sudo usermod -aG dialout $USER, then log in again)", False
-    if errno_ == errno.EBUSY or "busy" in low or "exclusively lock" in low:
-        return "the port is busy; close the other program using it (a serial monitor, another tlmc)", True
-    if "timed out" in low:
-        return "no connection within 5 s; is the host reachable and the port right?", False
-    detail = text.split(": ", 1)[1] if text.startswith("Could not open port") and ": " in text else text
-    return f"{detail.strip() or type(e).__name__}; check the port name and that nothing else holds it", False
-
-
-def _link_failure(e: Exception) -> str:
-    """What went wrong with an open link, in words (pyserial's texts are for programmers)."""
-    low = str(e).lower()
-    if "socket disconnected" in low or "broken pipe" in low or "connection reset" in low or \
-            isinstance(e, (BrokenPipeError, ConnectionResetError)):
-        return "the device closed the connection"
-    if "returned no data" in low or "input/output error" in low or getattr(e, "errno", None) == errno.EIO:
-        return "the device disconnected (input/output error)"
-    if "not open" in low:
-        return "the port is closed"
-    return f"the link failed ({str(e).strip() or type(e).__name__})"
-
-
-def _lost_hint(port: str) -> str:
-    if port.startswith("socket://"):
-        return "is the emulator still running? ('tlmc flash' starts it again)"
-    if port.startswith("/dev/pts/"):
-        return "the host build's program ended"
-    return "was the board unplugged or reset? check the cable and run the command again"
-
-
 class Device:
     """A device speaking protocol v1 on a pyserial URL or port name.
 
     Every fault of the link itself (the port cannot be opened, the other side closes, a read
     or write fails) becomes a DeviceLost here, one line naming the port, what was being done
     and what to check; no pyserial exception leaves this class. A request that gets no reply
-    is a DeviceError after `timeout` s (the handshake: after HANDSHAKE_S s in all)."""
+    is a DeviceError after `timeout` s (the handshake: after HANDSHAKE_S s in all).
 
-    def __init__(self, port: str, baud: int = 115200, timeout: float = 10.0, open_wait: float | None = None):
+    `rx_max`: the device's receive buffer in bytes when its INFO does not say (firmware before
+    the field; boards/*.toml `serial.rx_buffer_bytes` for a board without flow control), 0 for
+    no limit. INFO's `rx_max` wins once the handshake has read it."""
+
+    def __init__(self, port: str, baud: int = 115200, timeout: float = 10.0, open_wait: float | None = None,
+                 rx_max: int = 0):
         import serial
 
         self.port = port
         self.timeout = timeout
+        self.baud = baud
+        self.rx_max = rx_max
         self._rx = bytearray()          # received bytes not yet returned as lines
         self._cancel = threading.Event()
         self._info: dict[str, str] | None = None
@@ -248,7 +217,7 @@ class Device:
                 self.ser = serial.serial_for_url(port, baudrate=baud, timeout=READ_CHUNK_S, write_timeout=timeout)
                 break
             except (serial.SerialException, OSError, ValueError) as e:
-                why, transient = _open_failure(port, e)
+                why, transient = wire.open_failure(port, e)
                 if not transient or time.monotonic() + 0.25 > deadline:   # a port may be re-enumerating
                     raise DeviceLost(f"{port}: cannot open: {why}") from None
                 time.sleep(0.25)
@@ -281,18 +250,35 @@ class Device:
             raise DeviceError(f"{self.port}: the device took nothing for {self.timeout:g} s {doing} (write "
                               "timeout); is it stuck, or is this the right port?") from None
         except (serial.SerialException, OSError, ValueError) as e:
-            raise DeviceLost(f"{self.port}: {_link_failure(e)} {doing}; {_lost_hint(self.port)}") from None
+            raise DeviceLost(f"{self.port}: {wire.link_failure(e)} {doing}; {wire.lost_hint(self.port)}") from None
 
     def _check_cancel(self) -> None:
         if self._cancel.is_set():
             raise Interrupted(f"{self.port}: interrupted")
 
     # -- lines --------------------------------------------------------------------------------
+    def rx_limit(self) -> int:
+        """The most bytes written before the device reads them (0: no limit): INFO's rx_max,
+        else the rx_max given to the constructor."""
+        try:
+            return int((self._info or {}).get("rx_max", self.rx_max))
+        except ValueError:
+            return self.rx_max
+
     def send_raw(self, data: bytes) -> None:
+        """Write `data`, in pieces of at most rx_limit() bytes: after each piece the OS has sent
+        it (flush) and it has had its time on the wire (piece_pause at the baud rate; none on a
+        socket), so no more than one buffer's worth is ever ahead of the device."""
         self._check_cancel()
+        parts = wire.pieces(data, self.rx_limit())
+        pause = 0.0 if len(parts) == 1 or self.port.startswith("socket://") else wire.piece_pause(len(parts[0]), self.baud)
         with self._link(f"while sending {_quote(data)}"):
-            self.ser.write(data)
-            self.ser.flush()
+            for i, part in enumerate(parts):
+                if i > 0:
+                    self._check_cancel()
+                    time.sleep(pause)
+                self.ser.write(part)
+                self.ser.flush()
 
     def drain(self) -> None:
         """Drop whatever was received and not read yet."""
@@ -339,6 +325,11 @@ class Device:
             raise ValueError("a request is one line")
         t0 = time.monotonic()
         self.send_raw(line.encode("ascii", errors="strict") + b"\n")
+        return self._reply(line, t0, timeout, on_stream)
+
+    def _reply(self, line: str, t0: float, timeout: float | None, on_stream) -> Reply:
+        """The lines answering request `line` (sent at t0) up to its final OK (returned) or ERR
+        (raised as a DeviceReplyError)."""
         expect = f"reply to {_quote(line.encode())}"
         wait = self.timeout if timeout is None else timeout
         stream = []
@@ -379,7 +370,15 @@ class Device:
                 time.sleep(0.05)
                 self.drain()
                 self._info = None
-                self.info(timeout=max(0.1, min(HANDSHAKE_TRY_S, deadline - time.monotonic())))
+                try_s = max(0.1, min(HANDSHAKE_TRY_S, deadline - time.monotonic()))
+                try:
+                    self.info(timeout=try_s)
+                except DeviceReplyError as e:
+                    if e.code != "aborted":
+                        raise
+                    # a GEN or CMD that our LF stopped (docs/protocol.md, "The link") answered
+                    # after the drain: INFO's own reply comes next
+                    self._set_info(self._reply("INFO", time.monotonic(), try_s, None))
                 return
             except DeviceReplyError as e:
                 raise DeviceError(f"{self.port}: the device answered INFO with 'ERR {e.code} {e.text[:40]}'; "
@@ -399,12 +398,15 @@ class Device:
     # -- commands -----------------------------------------------------------------------------
     def info(self, timeout: float | None = None) -> dict[str, str]:
         if self._info is None:
-            r = self.request("INFO", timeout=timeout)
-            self._info = r.fields()
-            if self._info.get("proto") != str(PROTOCOL_VERSION):
-                raise DeviceError(f"{self.port}: device speaks protocol {self._info.get('proto')!r}, "
-                                  f"tlmc speaks {PROTOCOL_VERSION}; reflash with this tlmc")
+            self._set_info(self.request("INFO", timeout=timeout))
         return self._info
+
+    def _set_info(self, r: Reply) -> None:
+        fields = r.fields()
+        if fields.get("proto") != str(PROTOCOL_VERSION):
+            raise DeviceError(f"{self.port}: device speaks protocol {fields.get('proto')!r}, "
+                              f"tlmc speaks {PROTOCOL_VERSION}; reflash with this tlmc")
+        self._info = fields
 
     def check_model(self, model_hash: str) -> None:
         got = self.info().get("model")
@@ -457,14 +459,18 @@ class Device:
         DeviceReplyError `encode` if the device cannot encode it (a BPE piece too long)."""
         return self._token_ids(self.request(tokenize_request(text)).final, text)
 
-    def tokenize_many(self, texts, in_flight: int = 8) -> list:
-        """tokenize() of each text, up to `in_flight` requests sent before their replies are read
-        (keep it small for boards with small receive buffers). Each result is the ids, or the
-        DeviceReplyError of a text the device refused; a timeout raises."""
+    def tokenize_many(self, texts, in_flight: int = 1) -> list:
+        """tokenize() of each text. One request at a time, or up to `in_flight` TOKENIZE lines
+        ahead of their replies where the link loses nothing (INFO rx_max 0: USB CDC, the
+        emulators, a pty hold the host back when the device's buffer is full, and TOKENIZE reads
+        nothing ahead); on a link with a lossy receive buffer (rx_max > 0) always one at a time
+        (docs/protocol.md, "Host rules"). Each result is the ids, or the DeviceReplyError of a
+        text the device refused; a timeout raises."""
         texts = list(texts)
+        batch = max(1, in_flight) if self.rx_limit() == 0 else 1
         out: list = []
-        for s in range(0, len(texts), max(1, in_flight)):
-            chunk = texts[s:s + max(1, in_flight)]
+        for s in range(0, len(texts), batch):
+            chunk = texts[s:s + batch]
             lines = [tokenize_request(t) for t in chunk]
             self.send_raw("".join(ln + "\n" for ln in lines).encode("ascii"))
             for text, line in zip(chunk, lines):

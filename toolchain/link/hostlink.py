@@ -8,6 +8,11 @@ The program never outlives the link: it is a `core.children` child (its own proc
 SIGTERM when the thread that started it ends, a watcher for when this process dies), and it
 ends by itself once every copy of the slave side is closed (its reads then fail with EIO:
 firmware/ports/host/port_host.c). Start a HostLink from a thread that lives as long as the link.
+
+The HostLink keeps a copy of the slave side open, so a client that closes the port and opens
+it again finds the same program: in between, what the program writes fills the pty (about
+20 KiB) and then goes nowhere, as on a USB CDC port whose host closed it or stopped reading
+(docs/protocol.md, "The link").
 """
 
 from __future__ import annotations
@@ -21,14 +26,15 @@ from ..core.errors import TlmcError
 
 
 class HostLink:
-    def __init__(self, exe: Path):
+    def __init__(self, exe: Path, args: tuple[str, ...] = ()):
+        """`args` go after `--serve` (e.g. ("--rx-max", "63"): firmware/ports/host/main.c)."""
         exe = Path(exe)
         if not exe.is_file():
             raise TlmcError(f"{exe}: not built; run 'tlmc build --board host' first")
         master, slave = os.openpty()
         try:
             self.port = os.ttyname(slave)
-            self._child = children.spawn([str(exe), "--serve"], stdin=master, stdout=master,
+            self._child = children.spawn([str(exe), "--serve", *args], stdin=master, stdout=master,
                                          stderr=subprocess.DEVNULL)
         except BaseException:
             os.close(slave)

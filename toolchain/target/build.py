@@ -30,11 +30,17 @@ from ..core.paths import FIRMWARE
 
 BAREMETAL_PORTS = {"mps2", "microbit"}  # ports with a linker script (cross.py: + the shared start-up)
 SHRINK = "shrink the model in tlm.toml ([model] hidden, embed or context; [tokenizer] vocab_size or max_vocab)"
-SKETCH_STATICS_BYTES = 320  # the sketch's static Tlm (16 B) and TlmProtocol (256 B line + state)
+SKETCH_STATICS_BYTES = 384  # the sketch's static Tlm (20 B) and TlmProtocol (364 B: 257 B line, 64 B output, state)
 
 
 def board_for(cfg: Config, board: str | None) -> boards.Board:
     return boards.resolve(board or cfg["board"]["id"])
+
+
+def project_grammar(cfg: Config):
+    """A commands project's grammar (docs/grammar.md), whose tables `emit` writes; else None."""
+    lines = command_lines.source(cfg)
+    return lines.grammar if isinstance(lines, command_lines.GrammarLines) else None
 
 
 def emit(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
@@ -43,9 +49,7 @@ def emit(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
     b = board_for(cfg, board)
     quantize.run(cfg, build_dir)
     out = build_dir / b.id
-    lines = command_lines.source(cfg)
-    grammar = lines.grammar if isinstance(lines, command_lines.GrammarLines) else None
-    summary = emit_mod.emit(build_dir, out, b, kernels=cfg["board"]["kernels"], grammar=grammar)
+    summary = emit_mod.emit(build_dir, out, b, kernels=cfg["board"]["kernels"], grammar=project_grammar(cfg))
     summary["out_dir"] = str(out)
     return summary
 
@@ -70,14 +74,19 @@ def _firmware_sources(out: Path, core: str) -> list[Path]:
             *compile_mod.protocol_sources(), *compile_mod.command_sources(out)]
 
 
-def firmware_elf(out: Path, b: boards.Board) -> dict:
+def firmware_elf(out: Path, b: boards.Board, emulator: boards.Board | None = None) -> dict:
     """Link the generated folder `out` (emitted for bare-metal board `b`) into out/firmware.elf
     with the runtime, the kernel set it was emitted for, the protocol and the port: what
-    `build` does for QEMU boards, also for tests and bench/device.py. cross.build_elf's dict."""
+    `build` does for QEMU boards, also for tests and bench/device.py. cross.build_elf's dict.
+    `emulator`: compile for `b`'s core but link with that emulated board's port, into
+    out/estimate/<emulator>/firmware.elf (a real board's cycle estimate, target/cycles.py)."""
     from . import cross
+    from .cycles import ESTIMATE_DIR
 
-    return cross.build_elf(b["port"], [*_firmware_sources(out, b["core"]), FIRMWARE / "ports" / "baremetal_main.c"],
-                           [out], out / "firmware.elf", cross.CORE_FLAGS[b["core"]], {})
+    port = emulator or b
+    elf = out / "firmware.elf" if emulator is None else out / ESTIMATE_DIR / emulator.id / "firmware.elf"
+    return cross.build_elf(port["port"], [*_firmware_sources(out, b["core"]), FIRMWARE / "ports" / "baremetal_main.c"],
+                           [out], elf, cross.CORE_FLAGS[b["core"]], {})
 
 
 def token_cost(board, counter: str, ticks: int, steps: int, macs: int) -> dict:
@@ -100,24 +109,47 @@ def token_cost(board, counter: str, ticks: int, steps: int, macs: int) -> dict:
     return out
 
 
-def measure_emulated(elf: Path, b: boards.Board, macs: int, steps: int = 5) -> dict:
+def measure_emulated(elf: Path, b: boards.Board, macs: int, steps: int = 5, estimate: bool = True) -> dict:
     """Instructions per token of an emulated board's firmware, exact: BENCH `steps` on QEMU
-    -icount shift=0 (token_cost). Takes about a second."""
-    from . import qemu
+    -icount shift=0 (token_cost); with `estimate`, the same run under the counting plugin also
+    gives the cycle estimate (target/cycles.py: estimated_* keys, or estimate_note). About a
+    second."""
+    from . import cycles, qemu
     from ..link.client import Device, DeviceError
 
+    work, run, note = elf.parent / "qemu-measure", None, {}
+    if estimate:
+        cycles.flash_model(b)   # a bad flash field is the user's to fix (exit 2), not a note
+        try:
+            run = cycles.prepare(elf, b, b, work)
+        except UsageError as e:  # no timing table for the core, or no gcc for the plugin
+            note = {"estimate_note": f"no cycle estimate: {e}"}
     try:
-        with qemu.start(elf, b["qemu_machine"], state_dir=elf.parent / "qemu-measure") as emu:
+        with qemu.start(elf, b["qemu_machine"], state_dir=work, extra_args=run.args if run else ()) as emu:
             with Device(emu.url, timeout=30) as dev:
                 dev.sync()
                 r = dev.bench(steps)
     except DeviceError as e:
         raise TlmcError(str(e)) from None
-    return token_cost(b, r.get("counter", "none"), int(r["cycles"]), steps, macs)
+    out = token_cost(b, r.get("counter", "none"), int(r["cycles"]), steps, macs)
+    return {**out, **(run.result(steps, macs) if run else note)}
 
 
-def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
-    """Emit, compile for the board, check the result; returns sizes and checks."""
+def estimate_cycles(out: Path, b: boards.Board, macs: int) -> dict:
+    """A board QEMU does not emulate: its build's cycle estimate (target/cycles.py), run on an
+    emulated core of its architecture; {"estimate_note": why} when there is none."""
+    from . import cycles
+
+    cycles.flash_model(b)   # a bad flash field is the user's to fix (exit 2), not a note
+    try:
+        return cycles.estimate_board(b, macs, lambda emu: Path(firmware_elf(out, b, emu)["elf"]))
+    except TlmcError as e:  # QEMU or a cross compiler missing: the build itself is fine
+        return {"estimate_note": f"no cycle estimate: {e}"}
+
+
+def build(cfg: Config, build_dir: Path, board: str | None = None, estimate: bool = True) -> dict:
+    """Emit, compile for the board, check the result; returns sizes and checks. `estimate`:
+    also the cycle estimate per token (target/cycles.py; a few seconds on a real board)."""
     t0 = time.monotonic()
     b = board_for(cfg, board)
     check_fits(cfg, build_dir, b)
@@ -151,7 +183,7 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
         result.update(check_budget(b, elf["flash"], elf["ram"], core_linked=True, what="the firmware"))
         if b["upload"] == "qemu":
             try:
-                result.update(measure_emulated(Path(elf["elf"]), b, summary["macs_per_token"]))
+                result.update(measure_emulated(Path(elf["elf"]), b, summary["macs_per_token"], estimate=estimate))
             except TlmcError as e:  # QEMU missing or misbehaving: the build itself is fine
                 result["per_token_note"] = f"not measured: {e}"
     else:
@@ -178,6 +210,8 @@ def build(cfg: Config, build_dir: Path, board: str | None = None) -> dict:
                                            what="the sketch"))
     if b["upload"] not in ("qemu", "none"):
         result["per_token_note"] = "cycles: 'tlmc test' measures them on the board"
+        if estimate:
+            result.update(estimate_cycles(out, b, summary["macs_per_token"]))
     result["seconds"] = round(time.monotonic() - t0, 2)
     from .sizes import save_build
 

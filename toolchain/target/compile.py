@@ -63,6 +63,7 @@ def _run(cmd: list[str], what: str) -> str:
 
 PROTOCOL_SOURCES = ("tlm_protocol.c",)  # the serial protocol: on devices and `tlm --serve`
 COMMAND_SOURCES = ("tlm_command.c",)    # the command parse: where tlmc emit wrote tlm_commands.c
+API_SOURCES = ("tlm_api.c",)            # the C API for user code (tlm_api.h): not in tlmc's firmware
 KERNELS_DIR = FIRMWARE / "kernels"
 # The FULLY_CONNECTED file per kernel set (tlm.toml [board] kernels, written into the generated
 # tlm_config.h as TLM_KERNELS) and board `core`: the DSP extension's SMLAD where the core has
@@ -73,6 +74,27 @@ FC_SOURCES = {
                   "cortex-m7f": "tlm_fc_dsp.c", "cortex-m33": "tlm_fc_dsp.c", "cortex-m33f": "tlm_fc_dsp.c",
                   "*": "tlm_fc_portable.c"},
 }
+
+
+# The same choice made by the C preprocessor, for sources that serve several cores at once (an
+# Arduino library, compiled for whichever board the user picks): the condition under which each
+# FULLY_CONNECTED file of a kernel set is compiled. The DSP file needs the SIMD32 intrinsics of
+# arm_acle.h, which GCC has from version 10 on (older GCCs define the feature macros but not the
+# intrinsics: they get the portable file). Exactly one condition holds on any core.
+_DSP = ("defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && "
+        "(defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 10))")
+FC_GUARDS = {
+    "reference": {"tlm_fc_reference.c": "1"},
+    "optimized": {"tlm_fc_dsp.c": _DSP, "tlm_fc_portable.c": f"!({_DSP})"},
+}
+
+
+def kernel_variants(kernels: str) -> dict[str, str]:
+    """Every FULLY_CONNECTED file of a kernel set -> the preprocessor condition that selects it
+    (FC_GUARDS): for sources compiled for any core."""
+    if kernels not in FC_GUARDS:
+        raise UsageError(f"kernels = {kernels!r}: must be one of {', '.join(map(repr, FC_GUARDS))}")
+    return dict(FC_GUARDS[kernels])
 
 
 def kernel_sources(kernels: str, core: str) -> list[Path]:
@@ -97,10 +119,15 @@ def kernel_set(out_dir: Path | str) -> str:
 
 
 def runtime_sources(kernels: str | None = None, core: str = "host") -> list[Path]:
-    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol and the command
-    parse excluded, plus the kernel set's files for `core` (none when `kernels` is None)."""
-    common = sorted(p for p in FIRMWARE.glob("tlm_*.c") if p.name not in PROTOCOL_SOURCES + COMMAND_SOURCES)
+    """The hand-written, model-agnostic runtime: firmware/tlm_*.c, the protocol, the command
+    parse and the C API excluded, plus the kernel set's files for `core` (none when `kernels` is None)."""
+    common = sorted(p for p in FIRMWARE.glob("tlm_*.c")
+                    if p.name not in PROTOCOL_SOURCES + COMMAND_SOURCES + API_SOURCES)
     return common + (kernel_sources(kernels, core) if kernels is not None else [])
+
+
+def api_sources() -> list[Path]:
+    return [FIRMWARE / n for n in API_SOURCES]
 
 
 def protocol_sources() -> list[Path]:

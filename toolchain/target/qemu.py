@@ -27,6 +27,13 @@ normal exit.
 PR_SET_PDEATHSIG fires when the *thread* that started QEMU ends, so call start() from a
 thread that lives as long as the emulator should (the main thread, normally).
 
+A pty instead of the socket (`serial="pty"`, for tests of a host that stops reading): QEMU's
+pty backend holds back a firmware whose reader stops reading after some 20-24 KB, as a USB CDC
+port does, where the socket absorbs megabytes first (the kernel's send buffer); `url` is then
+the pty's path (/dev/pts/N), which pyserial opens like any serial port. QEMU notices a reader
+opening the pty only on its once-a-second poll, so the first exchange may be ~1 s late.
+Attached only (no `detach`).
+
 State: `state_dir` gets `qemu.pid` (the pid), `qemu.json` ({pid, port, url, elf, machine,
 started, detached, log}) and `qemu.log` (QEMU's stdout and stderr, quoted in errors).
 A folder holds one emulator: starting another there stops the previous one first, as
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import signal
 import socket
@@ -56,21 +64,24 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_S = 10.0      # QEMU listens within ~0.1 s; a loaded CI machine gets slack
 STOP_TIMEOUT_S = 3.0
 PORT_ATTEMPTS = 5           # a free port found by us can be taken before QEMU binds it
+PTY_CHARDEV = "pty,id=u"    # serial="pty": QEMU says "char device redirected to /dev/pts/N (label u)"
+_PTY_RE = re.compile(r"char device redirected to (/dev/pts/\d+) \(label u\)")
 
 
 class Emulator:
     """A running (or finished) QEMU. `url` is what pyserial opens."""
 
     def __init__(self, *, pid: int, port: int, machine: str, elf: Path, state_dir: Path,
-                 started: str, detached: bool, proc: subprocess.Popen | None = None):
+                 started: str, detached: bool, proc: subprocess.Popen | None = None, pty: str | None = None):
         self.pid, self.port, self.machine = pid, port, machine
+        self.pty = pty      # serial="pty": the pty's path (port is 0 then)
         self.elf, self.state_dir = Path(elf), Path(state_dir)
         self.started, self.detached = started, detached
         self._proc = proc   # None when found by find_running() in another process
 
     @property
     def url(self) -> str:
-        return f"socket://{HOST}:{self.port}"
+        return self.pty if self.pty else f"socket://{HOST}:{self.port}"
 
     @property
     def log(self) -> Path:
@@ -141,14 +152,15 @@ def _stop_owned() -> None:
 
 
 def qemu_command(elf: Path, machine: str, port: int, *, icount: bool = True,
-                 semihosting: bool = False, extra_args: tuple[str, ...] = ()) -> list[str]:
-    """The QEMU command line for `elf` on `machine`, UART 0 on 127.0.0.1:port; `extra_args`
-    go last (e.g. `-plugin` for bench/qemu_plugin)."""
+                 semihosting: bool = False, extra_args: tuple[str, ...] = (), serial: str = "tcp") -> list[str]:
+    """The QEMU command line for `elf` on `machine`, UART 0 on 127.0.0.1:port (serial="pty":
+    on a new pty instead, port unused); `extra_args` go last (e.g. `-plugin` for
+    bench/qemu_plugin)."""
     # nodelay: without it a short line's round trip is ~44 ms (Nagle), with it ~0.3 ms.
     # wait=off: the firmware runs at once; what it prints before a client connects is lost.
+    chardev = PTY_CHARDEV if serial == "pty" else f"socket,id=u,host={HOST},port={port},server=on,wait=off,nodelay=on"
     cmd = [_qemu_exe(), "-M", machine, "-nographic", "-monitor", "none",
-           "-chardev", f"socket,id=u,host={HOST},port={port},server=on,wait=off,nodelay=on",
-           "-serial", "chardev:u", "-kernel", str(elf)]
+           "-chardev", chardev, "-serial", "chardev:u", "-kernel", str(elf)]
     if icount:
         cmd += ["-icount", "shift=0"]
     if semihosting:
@@ -158,28 +170,32 @@ def qemu_command(elf: Path, machine: str, port: int, *, icount: bool = True,
 
 def start(elf: Path, machine: str, *, port: int | None = None, state_dir: Path,
           icount: bool = True, semihosting: bool = False, detach: bool = False,
-          extra_args: tuple[str, ...] = (),
+          extra_args: tuple[str, ...] = (), serial: str = "tcp",
           timeout: float = READY_TIMEOUT_S) -> Emulator:
     """Start QEMU `machine` (e.g. "mps2-an386", "microbit") with `elf`, and return once its
-    UART's TCP port accepts connections.
+    UART's TCP port accepts connections (serial="pty": once QEMU has named its pty).
 
-    `port`: None picks a free loopback port. `semihosting`: let the firmware end QEMU with an
-    exit status (tlm_port_exit under TLM_SEMIHOSTING=1). `detach`: QEMU outlives this process
+    `port`: None picks a free loopback port (unused with serial="pty"). `semihosting`: let the
+    firmware end QEMU with an exit status (tlm_port_exit under TLM_SEMIHOSTING=1). `detach`: QEMU outlives this process
     (for `tlmc flash`); find it again with find_running(state_dir). Raises UsageError when
     qemu-system-arm or the ELF is missing, TlmcError with QEMU's own words when it fails."""
     elf = Path(elf).resolve()
     if not elf.is_file():
         raise UsageError(f"{elf}: no such firmware image; build it first")
+    if serial not in ("tcp", "pty"):
+        raise ValueError(f"serial must be 'tcp' or 'pty', not {serial!r}")
+    if serial == "pty" and detach:
+        raise ValueError("a pty emulator cannot be detached: its pty is known to this process only")
     _qemu_exe()
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     stop(state_dir)     # one emulator per folder: flashing replaces the firmware
 
-    attempts = 1 if port is not None else PORT_ATTEMPTS
+    attempts = 1 if port is not None or serial == "pty" else PORT_ATTEMPTS
     for attempt in range(attempts):
-        chosen = port if port is not None else _free_port()
+        chosen = 0 if serial == "pty" else port if port is not None else _free_port()
         emu = _launch(elf, machine, chosen, state_dir, icount=icount, semihosting=semihosting, extra_args=extra_args,
-                      detach=detach)
+                      detach=detach, serial=serial)
         try:
             _wait_ready(emu, timeout)
         except _PortTaken:
@@ -211,7 +227,8 @@ def find_running(state_dir: Path) -> Emulator | None:
         return _started[pid]
     return Emulator(pid=pid, port=port, machine=str(info.get("machine", "")),
                     elf=Path(info.get("elf", "")), state_dir=state_dir,
-                    started=str(info.get("started", "")), detached=bool(info.get("detached")))
+                    started=str(info.get("started", "")), detached=bool(info.get("detached")),
+                    pty=str(info.get("url", "")) if port == 0 else None)
 
 
 def stop(state_dir: Path) -> bool:
@@ -245,8 +262,9 @@ def _free_port() -> int:
 
 
 def _launch(elf: Path, machine: str, port: int, state_dir: Path, *, icount: bool, extra_args: tuple[str, ...] = (),
-            semihosting: bool, detach: bool) -> Emulator:
-    cmd = qemu_command(elf, machine, port, icount=icount, semihosting=semihosting, extra_args=extra_args)
+            semihosting: bool, detach: bool, serial: str = "tcp") -> Emulator:
+    cmd = qemu_command(elf, machine, port, icount=icount, semihosting=semihosting, extra_args=extra_args,
+                       serial=serial)
     log_path = state_dir / LOG_FILE
     with open(log_path, "wb") as log:
         log.write((" ".join(cmd) + "\n").encode())
@@ -276,10 +294,16 @@ def _wait_ready(emu: Emulator, timeout: float) -> None:
                 return
             raise TlmcError(f"{QEMU} -M {emu.machine} exited with status {code} before its UART "
                             f"port opened: {tail}")
-        if _listening(emu.pid, emu.port):
+        if emu.port == 0:       # serial="pty": QEMU names it on its output
+            m = _PTY_RE.search(emu.log.read_text(errors="replace"))
+            if m:
+                emu.pty = m.group(1)
+                return
+        elif _listening(emu.pid, emu.port):
             return
         if time.monotonic() > deadline:
-            raise TlmcError(f"{QEMU} -M {emu.machine} did not open {HOST}:{emu.port} within "
+            where = "its pty" if emu.port == 0 else f"{HOST}:{emu.port}"
+            raise TlmcError(f"{QEMU} -M {emu.machine} did not open {where} within "
                             f"{timeout:g} s; its log: {_log_tail(emu.log) or '(empty)'}")
         time.sleep(0.01)
 
@@ -360,8 +384,9 @@ def _pid_is_qemu(pid: int, port: int) -> bool:
         return False
     if state == "Z":
         return False
+    serving = PTY_CHARDEV.encode() if port == 0 else f"port={port},".encode()
     return (bool(argv) and os.path.basename(argv[0]).startswith(b"qemu-system")
-            and any(f"port={port},".encode() in a for a in argv))
+            and any(serving in a for a in argv))
 
 
 def _signal_group(pid: int, sig: int) -> None:

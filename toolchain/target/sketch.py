@@ -14,7 +14,8 @@ and `compile_sketch()` runs `arduino-cli compile --fqbn FQBN --output-dir DIR SK
 the linked sizes from its "Sketch uses N bytes ... Global variables use M bytes" report.
 
 Public API: `write_sketch(out_dir, board, project_name) -> Path`, `sketch_name(project_name)`,
-`compile_sketch(sketch_dir, fqbn, runner) -> dict | None`, `SKETCH_GENERATED`.
+`firmware_files(out_dir, port, kernel_files)` (what a sketch and the Arduino library, library.py,
+both carry), `compile_sketch(sketch_dir, fqbn, runner) -> dict | None`, `SKETCH_GENERATED`.
 """
 
 from __future__ import annotations
@@ -61,50 +62,66 @@ def _config_value(config_h: Path, name: str) -> str:
     return m.group(1)
 
 
-def _sources(port: str, kernels: str, core: str) -> list[Path]:
-    """The hand-written files a sketch carries: runtime + protocol, the kernel set's files for
-    the core (firmware/kernels/, flattened), and the port's glue."""
-    from .compile import KERNELS_DIR, kernel_sources
+def firmware_files(out_dir: Path, port: str, kernel_files: list[Path]) -> list[Path]:
+    """The files an Arduino sketch or library carries, all in one folder: the hand-written
+    runtime (firmware/tlm_*.c/.h: protocol, command parse and C API included), `kernel_files`
+    (firmware/kernels/) with the kernels' headers, the port's glue (firmware/ports/<port>/),
+    and what `tlmc emit` wrote into out_dir (SKETCH_GENERATED, and a commands project's
+    tables). UsageError when a generated file is missing or two files share a name."""
+    from .compile import KERNELS_DIR
 
+    out_dir = Path(out_dir)
     folder = FIRMWARE / "ports" / port
     if not folder.is_dir():
         raise UsageError(f"no firmware port folder firmware/ports/{port}")
+    missing = [n for n in SKETCH_GENERATED if not (out_dir / n).is_file()]
+    if missing:
+        raise UsageError(f"{out_dir / missing[0]}: not generated; run 'tlmc emit' first")
     runtime = sorted(p for p in FIRMWARE.iterdir() if p.is_file() and p.name.startswith("tlm_")
                      and p.suffix in (".c", ".h"))
-    kernel = kernel_sources(kernels, core) + sorted(KERNELS_DIR.glob("*.h"))
+    kernel = [*kernel_files, *sorted(KERNELS_DIR.glob("*.h"))]
     glue = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SOURCE_SUFFIXES)
-    return runtime + kernel + glue
+    generated = [out_dir / n for n in SKETCH_GENERATED]
+    grammar = [out_dir / n for n in commands.GENERATED if (out_dir / n).is_file()]  # a commands project's
+    files = runtime + kernel + glue + generated + grammar
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.name in seen:
+            raise UsageError(f"{f}: a second file named {f.name} (the other is {seen[f.name]}); rename one")
+        seen[f.name] = f
+    return files
 
 
 def write_sketch(out_dir: Path, board: Board, project_name: str) -> Path:
     """Write `out_dir/sketch/<sketch_name(project_name)>/` from the files `tlmc emit` wrote into
     `out_dir` (for this board) and the runtime; returns the sketch folder. Files a previous
     sketch had and this one does not are removed, so arduino-cli compiles exactly this set."""
+    from .compile import kernel_sources
+
     out_dir = Path(out_dir)
     if board["port"] != "arduino":
         raise UsageError(f"board {board.id} builds with firmware port '{board['port']}', not as an Arduino sketch")
-    missing = [n for n in SKETCH_GENERATED if not (out_dir / n).is_file()]
-    if missing:
-        raise UsageError(f"{out_dir / missing[0]}: not generated; run 'tlmc emit --board {board.id}' first")
     config_h = out_dir / "tlm_config.h"
+    if not config_h.is_file():
+        raise UsageError(f"{config_h}: not generated; run 'tlmc emit --board {board.id}' first")
     built_for = _config_value(config_h, "TLM_BOARD")
     if built_for != board.id:
         raise UsageError(f"{config_h}: generated for board '{built_for}', not '{board.id}'; "
                          f"rerun 'tlmc emit --board {board.id}'")
+    kernels = _config_value(config_h, "TLM_KERNELS")
+    sources = firmware_files(out_dir, board["port"], kernel_sources(kernels, board["core"]))
     name = sketch_name(project_name)
     folder = out_dir / "sketch" / name
     folder.mkdir(parents=True, exist_ok=True)
     ino = f"{name}.ino"
+    if any(src.name == ino for src in sources):
+        raise UsageError(f"a firmware file is named {ino}, as the sketch is; rename it")
     text = _env().get_template("sketch.ino.j2").render(
         version=__version__, model_hash=_config_value(config_h, "TLM_MODEL_HASH"), file=ino,
-        board=board.id, fqbn=board.get("fqbn") or "no fqbn in the board file")
+        board=board.id, fqbn=board.get("fqbn") or "no fqbn in the board file", board_macro="TLM_BOARD")
     atomic_write_text(folder / ino, text)
     keep = {ino}
-    sources = _sources(board["port"], _config_value(config_h, "TLM_KERNELS"), board["core"])
-    grammar = [out_dir / n for n in commands.GENERATED if (out_dir / n).is_file()]  # a commands project's
-    for src in sources + [out_dir / n for n in SKETCH_GENERATED] + grammar:
-        if src.name in keep:
-            raise UsageError(f"{src}: a second file named {src.name} in the sketch; rename one")
+    for src in sources:
         atomic_write_bytes(folder / src.name, src.read_bytes())
         keep.add(src.name)
     for old in folder.iterdir():

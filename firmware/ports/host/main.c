@@ -8,7 +8,10 @@
  *                         (the first id replaces the <pad> start), one line of logits per id
  *   tlm --bench N         run N steps and print steps per second
  *   tlm --info            print the model's sizes and hash
- *   tlm --serve           speak the serial protocol (docs/protocol.md) on stdin/stdout
+ *   tlm --serve [--rx-max N]
+ *                         speak the serial protocol (docs/protocol.md) on stdin/stdout; with
+ *                         --rx-max, lose input as a UART with an N-byte receive buffer does
+ *                         (port_host.c) and report rx_max=N in INFO
  *
  * Exit codes: 0 ok, 1 a selftest mismatch or runtime failure, 2 bad usage or input.
  */
@@ -22,6 +25,7 @@
 
 #include "golden_data.h"
 #include "model_data.h"
+#include "port_host.h"
 #include "tlm_config.h"
 #include "tlm_port.h"
 #include "tlm_protocol.h"
@@ -37,7 +41,7 @@ static uint32_t arena_words[(TLM_ARENA_BYTES + 3) / 4];
 
 static int usage(const char *why) {
     fprintf(stderr, "tlm: %s\n", why);
-    fprintf(stderr, "usage: tlm --selftest | --info | --logits | --bench N | --serve |\n"
+    fprintf(stderr, "usage: tlm --selftest | --info | --logits | --bench N | --serve [--rx-max N] |\n"
                     "       --generate --prompt TEXT [--tokens N] [--seed S] [--temperature T] [--top-k K]\n");
     return 2;
 }
@@ -56,7 +60,7 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
 
 /* The options that take a whole number: its range, and what usage() says when the value is
  * not a number in it. */
-enum { OPT_BENCH, OPT_TOKENS, OPT_SEED, OPT_TOP_K, N_NUMBER_OPTIONS };
+enum { OPT_BENCH, OPT_TOKENS, OPT_SEED, OPT_TOP_K, OPT_RX_MAX, N_NUMBER_OPTIONS };
 
 typedef struct {
     const char *name;
@@ -70,6 +74,7 @@ static const NumberOption number_options[N_NUMBER_OPTIONS] = {
     [OPT_TOKENS] = {"--tokens", 0, 100000000L, "--tokens: expected a number from 0"},
     [OPT_SEED] = {"--seed", 0, 4294967295L, "--seed: expected a number from 0 to 4294967295"},
     [OPT_TOP_K] = {"--top-k", 0, 1000000L, "--top-k: expected a number from 0 (all)"},
+    [OPT_RX_MAX] = {"--rx-max", 0, 4096, "--rx-max: expected a number of bytes from 0 (lose nothing) to 4096"},
 };
 
 /* The number option `a` names (OPT_*), or -1. */
@@ -296,9 +301,10 @@ static int run_bench(Tlm *tlm, long steps) {
 /* ----------------------------------------------------------------------------------------- */
 /* --serve                                                                                   */
 
-static int run_serve(Tlm *tlm) {
+static int run_serve(Tlm *tlm, long rx_max) {
     static TlmProtocol proto;   /* holds the line buffer: static, not on the stack */
     static const TlmDeviceInfo info = {TLM_BOARD, 0, 0};
+    tlm_host_set_rx_max((uint32_t)rx_max);
     tlm_port_init();
     tlm_protocol_init(&proto, tlm, &info);
     for (;;) {
@@ -317,6 +323,7 @@ int main(int argc, char **argv) {
     const char *prompt = "";
     long value = 0;
     long bench_steps = 0;
+    long rx_max = 0;
     int i;
     TlmStatus status;
 
@@ -340,6 +347,7 @@ int main(int argc, char **argv) {
             case OPT_BENCH: mode = a; bench_steps = value; break;
             case OPT_TOKENS: gen.n_tokens = (int32_t)value; break;
             case OPT_SEED: gen.seed = (uint32_t)value; break;
+            case OPT_RX_MAX: rx_max = value; break;
             default: gen.top_k = (int32_t)value; break;     /* OPT_TOP_K */
             }
             i++;
@@ -378,7 +386,7 @@ int main(int argc, char **argv) {
         return run_bench(&tlm, bench_steps);
     }
     if (strcmp(mode, "--serve") == 0) {
-        return run_serve(&tlm);
+        return run_serve(&tlm, rx_max);
     }
     printf("model %s: vocab %d, context %d, arena %d bytes, board %s\n", TLM_MODEL_HASH, TLM_VOCAB, TLM_CONTEXT,
            TLM_ARENA_BYTES, TLM_BOARD);

@@ -93,15 +93,57 @@ int tlm_port_poll(void) {
     return UART_EVENTS_RXDRDY != 0;
 }
 
-void tlm_port_write(const char *buf, size_t n) {
+/* The UART drops a byte written before the previous one is out (QEMU does too), so a byte
+ * goes to TXD only once TXDRDY says the one before it has left. QEMU (hw/char/nrf51_uart.c)
+ * raises TXDRDY as soon as its chardev takes the byte; when the chardev cannot (a reader that
+ * stopped reading) TXDRDY stays 0 and this reports no room, as on mps2 (port_mps2.c). */
+static int tx_busy;                 /* 1 while a byte written to TXD has not raised TXDRDY */
+
+/* With no room, pause before saying so, briefly at first, then longer (as port_mps2.c does,
+ * which says why: under `-icount` a tight poll of a UART register is slow in real time and
+ * barely advances the virtual clock). 16 short pauses outlast a byte's 87 us at 115200 baud. */
+#ifndef TX_SHORT_TRIES
+#define TX_SHORT_TRIES 16u
+#endif
+#ifndef TX_SHORT_LOOPS
+#define TX_SHORT_LOOPS 60u
+#endif
+#ifndef TX_LONG_LOOPS
+#define TX_LONG_LOOPS 3000u
+#endif
+
+static uint32_t tx_no_room;         /* no-room answers in a row */
+
+static void tx_backoff(void) {
+    uint32_t n = tx_no_room++ < TX_SHORT_TRIES ? TX_SHORT_LOOPS : TX_LONG_LOOPS;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        __asm__ volatile("nop");
+    }
+}
+
+size_t tlm_port_write_some(const char *buf, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) {
+        if (tx_busy && UART_EVENTS_TXDRDY == 0) {
+            break;
+        }
         UART_EVENTS_TXDRDY = 0;
         UART_TXD = (uint8_t)buf[i];
-        /* The UART drops a byte written before the previous one is out (QEMU does too). */
-        while (UART_EVENTS_TXDRDY == 0) {
-        }
+        tx_busy = 1;
     }
+    if (i > 0) {
+        tx_no_room = 0;
+    } else if (n > 0) {
+        tx_backoff();
+    }
+    return i;
+}
+
+/* QEMU's 6-byte receive FIFO takes a byte only when it has room (the chardev's can_receive):
+ * the host is held back, nothing is lost. */
+uint32_t tlm_port_rx_max(void) {
+    return 0;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -138,6 +180,27 @@ uint32_t tlm_port_cycles(void) {
 
 const char *tlm_port_counter(void) {
     return "timer";
+}
+
+/* Milliseconds from TIMER0 (16 MHz): each call adds the ticks since the previous one, so no
+ * wrap is missed while calls come at least every 268 s. */
+#define TICKS_PER_MS 16000u
+
+static uint32_t ms_ticks_seen;      /* tlm_port_cycles() at the previous call */
+static uint32_t ms_ticks_left;      /* ticks not yet counted as a whole millisecond */
+static uint32_t ms_now;
+
+uint32_t tlm_port_millis(void) {
+    uint32_t t = tlm_port_cycles();
+    uint32_t d = t - ms_ticks_seen;
+    ms_ticks_seen = t;
+    ms_now += d / TICKS_PER_MS;
+    ms_ticks_left += d % TICKS_PER_MS;
+    if (ms_ticks_left >= TICKS_PER_MS) {
+        ms_ticks_left -= TICKS_PER_MS;
+        ms_now++;
+    }
+    return ms_now;
 }
 
 /* ----------------------------------------------------------------------------------------- */

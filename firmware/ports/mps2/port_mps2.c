@@ -4,8 +4,20 @@
  * ARM DDI0479 and QEMU hw/char/cmsdk-apb-uart.c). It has a one-byte buffer each way; QEMU
  * hands it the next received byte only after the data register has been read, so bytes are
  * never overrun, and with the socket chardev they are paced by QEMU's main loop (~30 KiB/s
- * measured host to device).
- * QEMU wires UART0 to the first -serial option.
+ * measured host to device). QEMU wires UART0 to the first -serial option.
+ *
+ * What QEMU 7.2 does with the bytes the firmware sends (hw/char/cmsdk-apb-uart.c
+ * uart_transmit(), chardev/char-socket.c tcp_chr_write(), chardev/char-pty.c): a byte written
+ * to DATA sets TXFULL and goes to the chardev at once. If the chardev takes it, TXFULL clears
+ * before the next instruction. If it cannot take it now (a socket or pty whose reader is not
+ * reading: EAGAIN), TXFULL stays set until the backend is writable again: the one case where
+ * tlm_port_write_some() reports no room. If there is no reader at all (no client on the
+ * socket, nobody holding the pty), the byte is dropped at once and TXFULL clears: the firmware
+ * cannot tell a vanished host from a fast one. On the socket, a client that stays connected
+ * but stops reading is absorbed by the kernel's buffers first (QEMU's send buffer grows up to
+ * net.ipv4.tcp_wmem's 4 MiB: no GEN output ever fills it); on a pty (qemu.start(serial="pty"))
+ * room runs out after some 20-24 KB (the pty's 4 KiB line discipline and its buffers), as on a
+ * USB CDC port.
  *
  * Counter: DWT CYCCNT where it counts (real silicon). QEMU does not model the DWT (its
  * registers read as zero), so the probe in counter_init() falls back to SysTick: reload
@@ -58,13 +70,52 @@ int tlm_port_poll(void) {
     return (UART_STATE & STATE_RXFULL) ? 1 : 0;
 }
 
-void tlm_port_write(const char *buf, size_t n) {
-    size_t i;
+/* With no room, pause before saying so instead of polling the UART flat out: briefly for the
+ * first TX_SHORT_TRIES answers in a row (~300 instructions each: 16 of them outlast the 87 us a
+ * byte takes at 115200 baud on real hardware, so a UART that is merely busy never gets further),
+ * then ~15,000 instructions (0.6 ms at 25 MHz) a time. Under `-icount` the virtual clock (the
+ * SysTick, tlm_port_millis) advances only with executed instructions, and code that reads a
+ * device register every few instructions runs slowly in QEMU: polled flat out, a stalled link
+ * advanced the device's clock by ~45 ms per second of QEMU CPU time, so the 200 ms write
+ * timeout took ~4 CPU seconds; with the pauses, ~580 ms per CPU second (0.35 s for the timeout;
+ * measured with a pty reader that stopped reading, tests/test_link_robust.py). */
+#ifndef TX_SHORT_TRIES
+#define TX_SHORT_TRIES 16u
+#endif
+#ifndef TX_SHORT_LOOPS
+#define TX_SHORT_LOOPS 100u
+#endif
+#ifndef TX_LONG_LOOPS
+#define TX_LONG_LOOPS 5000u
+#endif
+
+static uint32_t tx_no_room;         /* no-room answers in a row */
+
+static void tx_backoff(void) {
+    uint32_t n = tx_no_room++ < TX_SHORT_TRIES ? TX_SHORT_LOOPS : TX_LONG_LOOPS;
+    uint32_t i;
     for (i = 0; i < n; i++) {
-        while (UART_STATE & STATE_TXFULL) {
-        }
+        __asm__ volatile("nop");
+    }
+}
+
+size_t tlm_port_write_some(const char *buf, size_t n) {
+    size_t i;
+    for (i = 0; i < n && !(UART_STATE & STATE_TXFULL); i++) {
         UART_DATA = (uint8_t)buf[i];
     }
+    if (i > 0) {
+        tx_no_room = 0;
+    } else if (n > 0) {
+        tx_backoff();
+    }
+    return i;
+}
+
+/* The UART's receive side is one data register, but QEMU hands it the next byte only once the
+ * firmware has read it (the chardev's can_receive): the host is held back, nothing is lost. */
+uint32_t tlm_port_rx_max(void) {
+    return 0;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -157,6 +208,27 @@ uint32_t tlm_port_cycles(void) {
         return DWT_CYCCNT;
     }
     return 0;
+}
+
+/* Milliseconds from the counter (DWT or SysTick, both at the 25 MHz core clock): each call adds
+ * the ticks since the previous one, so no wrap is missed while calls come at least every 171 s. */
+#define TICKS_PER_MS (PCLK_HZ / 1000u)
+
+static uint32_t ms_ticks_seen;      /* tlm_port_cycles() at the previous call */
+static uint32_t ms_ticks_left;      /* ticks not yet counted as a whole millisecond */
+static uint32_t ms_now;
+
+uint32_t tlm_port_millis(void) {
+    uint32_t t = tlm_port_cycles();
+    uint32_t d = t - ms_ticks_seen;
+    ms_ticks_seen = t;
+    ms_now += d / TICKS_PER_MS;
+    ms_ticks_left += d % TICKS_PER_MS;
+    if (ms_ticks_left >= TICKS_PER_MS) {
+        ms_ticks_left -= TICKS_PER_MS;
+        ms_now++;
+    }
+    return ms_now;
 }
 
 const char *tlm_port_counter(void) {
