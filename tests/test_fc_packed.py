@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 
 from toolchain.codegen import emit
-from toolchain.codegen.emit import c_array
 from toolchain.core import boards
 from toolchain.core.paths import FIRMWARE
 from toolchain.export import plan
@@ -32,7 +31,8 @@ from toolchain.target import build
 from toolchain.target import compile as compile_mod
 from toolchain.target import cross, icount, qemu
 
-from .runtime_helpers import (FcCase, build_harness, fc_harness_line, fc_layout_data, fc_reference, make_model,
+from .emulated_helpers import fc_cases_c, run_until_end
+from .runtime_helpers import (FcCase, build_harness, fc_harness_line, fc_reference, make_model,
                               run_harness, tflm_logits)
 
 HERE = Path(__file__).resolve().parent
@@ -165,64 +165,20 @@ def test_fully_connected_at_loop_edges_on_the_host_equals_tflms_loop(kernels, tm
 # The kernels: emulated cores
 
 
-def _cases_c(cases: list[FcCase], kernels: str, misalign: bool) -> str:
-    """fc_cases.c: the constants as the generator lays them out for `kernels`; with `misalign`
-    case i's input starts i % 4 bytes into a word (the embedding ring's rows do)."""
-    lines = ['#include <stddef.h>', '#include "tlm_kernels.h"', ""]
-    params, inputs = [], []
-
-    def array(ctype: str, name: str, values) -> None:
-        lines.append(f"static const {ctype} {name}[] TLM_ALIGNED4 = {{\n{c_array(np.asarray(values))}\n}};")
-
-    for i, k in enumerate(cases):
-        layout, arrays = fc_layout_data(k, kernels)
-        off = i % 4 if misalign else 0
-        array("int8_t", f"w{i}", arrays[0])
-        array("int8_t", f"x{i}", np.concatenate([np.zeros(off, np.int64), k.x]))
-        inputs.append(f"x{i} + {off}")
-        if layout == 0:
-            if k.b is not None:
-                array("int32_t", f"b{i}", arrays[1])
-            array("int32_t", f"m{i}", arrays[2])
-            array("int32_t", f"s{i}", arrays[3])
-            tables = (f"b{i}" if k.b is not None else "NULL", f"m{i}", f"s{i}", "NULL")
-        else:
-            array("int32_t", f"r{i}", arrays[1])
-            tables = ("NULL", "NULL", "NULL", f"(const TlmFcRow *)(const void *)r{i}")
-        params.append(f"    {{{k.d}, {k.c}, {k.ioff}, {k.woff}, {k.ooff}, {k.lo}, {k.hi}, {k.pc}, {layout}, "
-                      f"w{i}, {', '.join(tables)}}}")
-    lines.append(f"const int32_t fc_case_count = {len(cases)};")
-    lines.append("const TlmFullyConnected fc_cases[] = {\n" + ",\n".join(params) + "\n};")
-    lines.append("const int8_t *const fc_inputs[] = {" + ", ".join(inputs) + "};")
-    return "\n".join(lines) + "\n"
-
-
 def _build(main: str, cases: list[FcCase], machine: str, out: Path, misalign: bool = False) -> Path:
     port, core = MACHINES[machine]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "fc_cases.c").write_text(_cases_c(cases, "optimized", misalign))
+    (out / "fc_cases.c").write_text(fc_cases_c(cases, "optimized", misalign))
     sources = [HERE / main, out / "fc_cases.c", FIRMWARE / "tlm_kernels.c",
                *compile_mod.kernel_sources("optimized", core)]
     return Path(cross.build_elf(port, sources, [out], out / "fc.elf", cross.CORE_FLAGS[core], {})["elf"])
-
-
-def _run_until_end(elf: Path, machine: str, state: Path, extra_args: tuple[str, ...] = ()) -> list[str]:
-    with qemu.start(elf, machine, state_dir=state, extra_args=extra_args) as emu:
-        with Device(emu.url, timeout=60) as dev:
-            dev.send_raw(b"\n")
-            lines = []
-            while True:
-                line = dev.readline()
-                if line == "END":
-                    return lines
-                lines.append(line)
 
 
 @pytest.mark.parametrize("machine", ["mps2-an386", "microbit"])
 def test_fully_connected_at_loop_edges_on_the_emulated_cores_equals_tflms_loop(machine, tmp_path):
     cases = edge_cases(np.random.default_rng(29), wide=machine == "mps2-an386")   # microbit: 256 KB flash
     elf = _build("fc_harness_main.c", cases, machine, tmp_path, misalign=True)
-    got = _run_until_end(elf, machine, tmp_path / "qemu")
+    got = run_until_end(elf, machine, tmp_path / "qemu")
     assert len(got) == len(cases)
     for i, (line, k) in enumerate(zip(got, cases)):
         want = f"{i} 0 " + " ".join(map(str, fc_reference(k)))
@@ -271,7 +227,7 @@ def _counts(machine: str, shapes: list[tuple[int, int]], out: Path) -> list[floa
     elf = _build("fc_count_main.c", cases, machine, out)
     so = icount.build_plugin(out)
     counts = out / "counts.txt"
-    _run_until_end(elf, machine, out / "qemu", icount.plugin_args(so, elf, counts))
+    run_until_end(elf, machine, out / "qemu", icount.plugin_args(so, elf, counts))
     runs = icount.read_intervals(counts)
     assert len(runs) == len(cases)
     return [r.count("tlm_fully_connected_s8", prefix=("fc_",)) / (d * c) for r, (d, c) in zip(runs, shapes)]

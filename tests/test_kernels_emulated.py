@@ -24,10 +24,10 @@ from toolchain.codegen import emit
 from toolchain.target import icount
 from toolchain.target import qemu
 from toolchain.link.client import Device
-from toolchain.codegen.emit import c_array
 from toolchain.core.paths import FIRMWARE
 
-from .runtime_helpers import fc_layout_data, fc_reference, make_model, random_fc_cases, tflm_logits
+from .emulated_helpers import fc_cases_c, run_until_end
+from .runtime_helpers import fc_reference, make_model, random_fc_cases, tflm_logits
 
 HERE = Path(__file__).resolve().parent
 MACHINES = {"mps2-an386": ("mps2", "cortex-m4f"), "microbit": ("microbit", "cortex-m0plus")}
@@ -37,58 +37,17 @@ MACHINES = {"mps2-an386": ("mps2", "cortex-m4f"), "microbit": ("microbit", "cort
 # The FULLY_CONNECTED kernel alone
 
 
-def _cases_c(cases, kernels: str) -> str:
-    """fc_cases.c: each case's constants laid out as the generator lays them out for `kernels`."""
-    lines = ['#include <stddef.h>', '#include "tlm_kernels.h"', ""]
-    params = []
-
-    def array(ctype: str, name: str, values) -> None:
-        lines.append(f"static const {ctype} {name}[] TLM_ALIGNED4 = {{\n{c_array(np.asarray(values))}\n}};")
-
-    for i, k in enumerate(cases):
-        layout, arrays = fc_layout_data(k, kernels)
-        array("int8_t", f"w{i}", arrays[0])
-        array("int8_t", f"x{i}", k.x)
-        if layout == 0:
-            if k.b is not None:
-                array("int32_t", f"b{i}", arrays[1])
-            array("int32_t", f"m{i}", arrays[2])
-            array("int32_t", f"s{i}", arrays[3])
-            tables = (f"b{i}" if k.b is not None else "NULL", f"m{i}", f"s{i}", "NULL")
-        else:
-            array("int32_t", f"r{i}", arrays[1])
-            tables = ("NULL", "NULL", "NULL", f"(const TlmFcRow *)(const void *)r{i}")
-        params.append(f"    {{{k.d}, {k.c}, {k.ioff}, {k.woff}, {k.ooff}, {k.lo}, {k.hi}, {k.pc}, {layout}, "
-                      f"w{i}, {', '.join(tables)}}}")
-    lines.append(f"const int32_t fc_case_count = {len(cases)};")
-    lines.append("const TlmFullyConnected fc_cases[] = {\n" + ",\n".join(params) + "\n};")
-    lines.append("const int8_t *const fc_inputs[] = {" + ", ".join(f"x{i}" for i in range(len(cases))) + "};")
-    return "\n".join(lines) + "\n"
-
-
-def _run_until_end(elf: Path, machine: str, state: Path, extra_args: tuple[str, ...] = ()) -> list[str]:
-    with qemu.start(elf, machine, state_dir=state, extra_args=extra_args) as emu:
-        with Device(emu.url, timeout=30) as dev:
-            dev.send_raw(b"\n")
-            lines = []
-            while True:
-                line = dev.readline()
-                if line == "END":
-                    return lines
-                lines.append(line)
-
-
 @pytest.mark.parametrize("machine, kernels", [("mps2-an386", "optimized"), ("mps2-an386", "reference"),
                                               ("microbit", "optimized")])
 def test_fully_connected_on_the_emulated_core_equals_tflms_loop(machine, kernels, tmp_path):
     port, core = MACHINES[machine]
     rng = np.random.default_rng(17)
     cases = random_fc_cases(rng, 120) + random_fc_cases(rng, 8, d_max=600, c_max=7, extremes=True)
-    (tmp_path / "fc_cases.c").write_text(_cases_c(cases, kernels))
+    (tmp_path / "fc_cases.c").write_text(fc_cases_c(cases, kernels))
     sources = [HERE / "fc_harness_main.c", tmp_path / "fc_cases.c", FIRMWARE / "tlm_kernels.c",
                *compile_mod.kernel_sources(kernels, core)]
     elf = cross.build_elf(port, sources, [tmp_path], tmp_path / "fc.elf", cross.CORE_FLAGS[core], {})
-    got = _run_until_end(Path(elf["elf"]), machine, tmp_path / "qemu")
+    got = run_until_end(Path(elf["elf"]), machine, tmp_path / "qemu")
     assert len(got) == len(cases)
     for i, (line, k) in enumerate(zip(got, cases)):
         want = f"{i} 0 " + " ".join(map(str, fc_reference(k)))

@@ -7,10 +7,24 @@
 #ifndef TLM_CORTEX_M_H
 #define TLM_CORTEX_M_H
 
+#include <stdint.h>
+
 /* The end of tlm_port_exit (tlm_port.h), the same on every Cortex-M: in a TLM_SEMIHOSTING=1
  * build, a semihosting SYS_EXIT_EXTENDED with `code` (QEMU with semihosting exits with it);
  * then interrupts off and wfi forever. Safe to call again from the HardFault that the
  * breakpoint raises where no debugger or semihosting answers it. */
 void tlm_cortex_m_exit(int code) __attribute__((noreturn));
+
+/* The pause of a port whose UART had no room for output (port_mps2.c says why it pauses at
+ * all): `short_loops` nops for each of the first TLM_BACKOFF_SHORT_TRIES no-room answers in a
+ * row, `long_loops` after them. `*no_room` counts the answers; the port zeroes it when a write
+ * makes progress. */
+#define TLM_BACKOFF_SHORT_TRIES 16u
+void tlm_cortex_m_backoff(uint32_t *no_room, uint32_t short_loops, uint32_t long_loops);
+
+/* tlm_port_millis() of a port whose tlm_port_cycles() counts `ticks_per_ms` a millisecond: each
+ * call adds the ticks since the previous one, so no wrap of the 32-bit counter is missed while
+ * calls come at least once per wrap (171 s at 25 MHz, 268 s at 16 MHz). */
+uint32_t tlm_cortex_m_millis(uint32_t ticks_per_ms);
 
 #endif /* TLM_CORTEX_M_H */

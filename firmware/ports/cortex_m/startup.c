@@ -186,3 +186,30 @@ void Reset_Handler(void) {
     }
     tlm_port_exit(main());
 }
+
+
+void tlm_cortex_m_backoff(uint32_t *no_room, uint32_t short_loops, uint32_t long_loops) {
+    uint32_t n = (*no_room)++ < TLM_BACKOFF_SHORT_TRIES ? short_loops : long_loops;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        __asm__ volatile("nop");
+    }
+}
+
+
+static uint32_t ms_ticks_seen;      /* tlm_port_cycles() at the previous call */
+static uint32_t ms_ticks_left;      /* ticks not yet counted as a whole millisecond */
+static uint32_t ms_now;
+
+uint32_t tlm_cortex_m_millis(uint32_t ticks_per_ms) {
+    uint32_t t = tlm_port_cycles();
+    uint32_t d = t - ms_ticks_seen;
+    ms_ticks_seen = t;
+    ms_now += d / ticks_per_ms;
+    ms_ticks_left += d % ticks_per_ms;
+    if (ms_ticks_left >= ticks_per_ms) {
+        ms_ticks_left -= ticks_per_ms;
+        ms_now++;
+    }
+    return ms_now;
+}

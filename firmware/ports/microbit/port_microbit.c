@@ -102,9 +102,6 @@ static int tx_busy;                 /* 1 while a byte written to TXD has not rai
 /* With no room, pause before saying so, briefly at first, then longer (as port_mps2.c does,
  * which says why: under `-icount` a tight poll of a UART register is slow in real time and
  * barely advances the virtual clock). 16 short pauses outlast a byte's 87 us at 115200 baud. */
-#ifndef TX_SHORT_TRIES
-#define TX_SHORT_TRIES 16u
-#endif
 #ifndef TX_SHORT_LOOPS
 #define TX_SHORT_LOOPS 60u
 #endif
@@ -113,14 +110,6 @@ static int tx_busy;                 /* 1 while a byte written to TXD has not rai
 #endif
 
 static uint32_t tx_no_room;         /* no-room answers in a row */
-
-static void tx_backoff(void) {
-    uint32_t n = tx_no_room++ < TX_SHORT_TRIES ? TX_SHORT_LOOPS : TX_LONG_LOOPS;
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        __asm__ volatile("nop");
-    }
-}
 
 size_t tlm_port_write_some(const char *buf, size_t n) {
     size_t i;
@@ -135,7 +124,7 @@ size_t tlm_port_write_some(const char *buf, size_t n) {
     if (i > 0) {
         tx_no_room = 0;
     } else if (n > 0) {
-        tx_backoff();
+        tlm_cortex_m_backoff(&tx_no_room, TX_SHORT_LOOPS, TX_LONG_LOOPS);
     }
     return i;
 }
@@ -182,25 +171,11 @@ const char *tlm_port_counter(void) {
     return "timer";
 }
 
-/* Milliseconds from TIMER0 (16 MHz): each call adds the ticks since the previous one, so no
- * wrap is missed while calls come at least every 268 s. */
+/* Milliseconds from TIMER0 (16 MHz), counted by the shared start-up (cortex_m.h). */
 #define TICKS_PER_MS 16000u
 
-static uint32_t ms_ticks_seen;      /* tlm_port_cycles() at the previous call */
-static uint32_t ms_ticks_left;      /* ticks not yet counted as a whole millisecond */
-static uint32_t ms_now;
-
 uint32_t tlm_port_millis(void) {
-    uint32_t t = tlm_port_cycles();
-    uint32_t d = t - ms_ticks_seen;
-    ms_ticks_seen = t;
-    ms_now += d / TICKS_PER_MS;
-    ms_ticks_left += d % TICKS_PER_MS;
-    if (ms_ticks_left >= TICKS_PER_MS) {
-        ms_ticks_left -= TICKS_PER_MS;
-        ms_now++;
-    }
-    return ms_now;
+    return tlm_cortex_m_millis(TICKS_PER_MS);
 }
 
 /* ----------------------------------------------------------------------------------------- */

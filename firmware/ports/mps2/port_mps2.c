@@ -71,7 +71,7 @@ int tlm_port_poll(void) {
 }
 
 /* With no room, pause before saying so instead of polling the UART flat out: briefly for the
- * first TX_SHORT_TRIES answers in a row (~300 instructions each: 16 of them outlast the 87 us a
+ * first TLM_BACKOFF_SHORT_TRIES answers in a row (~300 instructions each: 16 of them outlast the 87 us a
  * byte takes at 115200 baud on real hardware, so a UART that is merely busy never gets further),
  * then ~15,000 instructions (0.6 ms at 25 MHz) a time. Under `-icount` the virtual clock (the
  * SysTick, tlm_port_millis) advances only with executed instructions, and code that reads a
@@ -79,9 +79,6 @@ int tlm_port_poll(void) {
  * advanced the device's clock by ~45 ms per second of QEMU CPU time, so the 200 ms write
  * timeout took ~4 CPU seconds; with the pauses, ~580 ms per CPU second (0.35 s for the timeout;
  * measured with a pty reader that stopped reading, tests/test_link_robust.py). */
-#ifndef TX_SHORT_TRIES
-#define TX_SHORT_TRIES 16u
-#endif
 #ifndef TX_SHORT_LOOPS
 #define TX_SHORT_LOOPS 100u
 #endif
@@ -91,14 +88,6 @@ int tlm_port_poll(void) {
 
 static uint32_t tx_no_room;         /* no-room answers in a row */
 
-static void tx_backoff(void) {
-    uint32_t n = tx_no_room++ < TX_SHORT_TRIES ? TX_SHORT_LOOPS : TX_LONG_LOOPS;
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        __asm__ volatile("nop");
-    }
-}
-
 size_t tlm_port_write_some(const char *buf, size_t n) {
     size_t i;
     for (i = 0; i < n && !(UART_STATE & STATE_TXFULL); i++) {
@@ -107,7 +96,7 @@ size_t tlm_port_write_some(const char *buf, size_t n) {
     if (i > 0) {
         tx_no_room = 0;
     } else if (n > 0) {
-        tx_backoff();
+        tlm_cortex_m_backoff(&tx_no_room, TX_SHORT_LOOPS, TX_LONG_LOOPS);
     }
     return i;
 }
@@ -210,25 +199,12 @@ uint32_t tlm_port_cycles(void) {
     return 0;
 }
 
-/* Milliseconds from the counter (DWT or SysTick, both at the 25 MHz core clock): each call adds
- * the ticks since the previous one, so no wrap is missed while calls come at least every 171 s. */
+/* Milliseconds from the counter (DWT or SysTick, both at the 25 MHz core clock), counted by the
+ * shared start-up (cortex_m.h). */
 #define TICKS_PER_MS (PCLK_HZ / 1000u)
 
-static uint32_t ms_ticks_seen;      /* tlm_port_cycles() at the previous call */
-static uint32_t ms_ticks_left;      /* ticks not yet counted as a whole millisecond */
-static uint32_t ms_now;
-
 uint32_t tlm_port_millis(void) {
-    uint32_t t = tlm_port_cycles();
-    uint32_t d = t - ms_ticks_seen;
-    ms_ticks_seen = t;
-    ms_now += d / TICKS_PER_MS;
-    ms_ticks_left += d % TICKS_PER_MS;
-    if (ms_ticks_left >= TICKS_PER_MS) {
-        ms_ticks_left -= TICKS_PER_MS;
-        ms_now++;
-    }
-    return ms_now;
+    return tlm_cortex_m_millis(TICKS_PER_MS);
 }
 
 const char *tlm_port_counter(void) {
