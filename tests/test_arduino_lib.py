@@ -544,3 +544,55 @@ def test_export_of_a_trained_project_runs_as_tlmc_generate_and_eval_do(tiny_quan
     said = run_example(host, "Generate", prompt + "\n", "TEMP_MILLI=0")
     want = generate.generate(p.build, prompt, 80, int8=True).text
     assert f"{prompt}{want}\r\n(80 tokens" in said
+
+
+MAIN_SHIM = """/* main() as an Arduino core has it: setup() once, then loop() forever. setup and loop have
+ * C++ linkage, as the sketch (compiled as C++) defines them; main has C linkage by itself. */
+void setup();
+void loop();
+
+int main(void) {
+    setup();
+    for (;;) {
+        loop();
+    }
+}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("arm-none-eabi-g++") is None or shutil.which("qemu-system-arm") is None,
+                    reason="arm-none-eabi-g++ and qemu-system-arm are needed")
+def test_the_serial_protocol_example_passes_tlmc_test_on_the_emulated_m4(tiny_quantized, tmp_path):
+    """Issue 13: the zip's SerialProtocol example, compiled as C++ with the zip's C sources for
+    the mps2 port (port_mps2.c in place of tlm_port_arduino.cpp) and run from setup()/loop() by
+    a main() as a core's, passes the HIL suite of `tlmc test` on QEMU's mps2-an386."""
+    from toolchain.core import boards
+    from toolchain.device import hil
+    from toolchain.target import qemu
+
+    p, _, _ = tiny_quantized
+    r = CliRunner().invoke(main, ["export", "-C", str(p.root), "--arduino", "--json"])
+    assert r.exit_code == 0, r.output
+    with zipfile.ZipFile(json.loads(r.stdout)["arduino"]["zip"]) as f:
+        f.extractall(tmp_path)
+    folder = tmp_path / "tlm_tiny"
+    src = folder / "src"
+    board = boards.resolve("mps2-an386")
+    cpu = cross.CORE_FLAGS[board["core"]]
+    # no Arduino core defines a board macro here: the build names the board INFO reports
+    board_define = f'-DTLM_LIB_BOARD="{board.id}"'
+    (tmp_path / "main_shim.cpp").write_text(MAIN_SHIM)
+    objs = []
+    for cpp in (folder / "examples" / "SerialProtocol" / "SerialProtocol.ino", tmp_path / "main_shim.cpp"):
+        objs.append(tmp_path / f"{cpp.stem}.o")
+        run(["arm-none-eabi-g++", "-c", "-std=gnu++17", *WARN, *cpu, "-Os", "-g", "-ffunction-sections",
+             "-fdata-sections", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics", board_define,
+             f"-I{ARDUINO}", f"-I{src}", "-x", "c++", cpp, "-o", objs[-1]])
+    # src/*.c (not tlm_port_arduino.cpp) + the objects; build_elf adds port_mps2.c and the start-up
+    elf = cross.build_elf(board["port"], [*sorted(src.glob("*.c")), *objs], [src], tmp_path / "serial_protocol.elf",
+                          cpu, {"TLM_LIB_BOARD": f'"{board.id}"'})
+    with qemu.start(Path(elf["elf"]), board["qemu_machine"], state_dir=tmp_path / "qemu") as emu:
+        res = hil.run_on_port(emu.url, p.build, board, 115200)
+    failed = {c.name: c.message for c in res.cases if not c.passed}
+    assert res.passed and len(res.cases) == 9, (res.error, failed)   # every check ran and passed

@@ -181,6 +181,8 @@ def for_test(build_dir: Path, board: boards.Board, macs: int, model_hash: str) -
         return {k: v for k, v in saved.items() if k.startswith(("estimated_", "estimate"))}
     if timing_core(board) is None:
         return {}
+    if not (out / "firmware.elf").is_file():   # a firmware not from `tlmc build` (--port): nothing to bench
+        return {"estimate_note": f"no cycle estimate: no {out / 'firmware.elf'} (tlmc build --board {board.id})"}
     try:
         return bench(out / "firmware.elf", board, board, macs)
     except TlmcError as e:   # QEMU or gcc missing, no ELF: the suite's own checks stand
