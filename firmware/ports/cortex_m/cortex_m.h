@@ -7,6 +7,7 @@
 #ifndef TLM_CORTEX_M_H
 #define TLM_CORTEX_M_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The end of tlm_port_exit (tlm_port.h), the same on every Cortex-M: in a TLM_SEMIHOSTING=1
@@ -15,12 +16,12 @@
  * breakpoint raises where no debugger or semihosting answers it. */
 void tlm_cortex_m_exit(int code) __attribute__((noreturn));
 
-/* The pause of a port whose UART had no room for output (port_mps2.c says why it pauses at
- * all): `short_loops` nops for each of the first TLM_BACKOFF_SHORT_TRIES no-room answers in a
- * row, `long_loops` after them. `*no_room` counts the answers; the port zeroes it when a write
- * makes progress. */
+/* The end of a port's tlm_port_write_some, which took `took` of `asked` bytes: returns `took`.
+ * With no room at all it first pauses (port_mps2.c says why it pauses at all): `short_loops`
+ * nops for each of the first TLM_BACKOFF_SHORT_TRIES no-room answers in a row, `long_loops`
+ * after them. `*no_room` counts those answers; progress zeroes it. */
 #define TLM_BACKOFF_SHORT_TRIES 16u
-void tlm_cortex_m_backoff(uint32_t *no_room, uint32_t short_loops, uint32_t long_loops);
+size_t tlm_cortex_m_wrote(size_t took, size_t asked, uint32_t *no_room, uint32_t short_loops, uint32_t long_loops);
 
 /* tlm_port_millis() of a port whose tlm_port_cycles() counts `ticks_per_ms` a millisecond: each
  * call adds the ticks since the previous one, so no wrap of the 32-bit counter is missed while

@@ -188,12 +188,17 @@ void Reset_Handler(void) {
 }
 
 
-void tlm_cortex_m_backoff(uint32_t *no_room, uint32_t short_loops, uint32_t long_loops) {
-    uint32_t n = (*no_room)++ < TLM_BACKOFF_SHORT_TRIES ? short_loops : long_loops;
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        __asm__ volatile("nop");
+size_t tlm_cortex_m_wrote(size_t took, size_t asked, uint32_t *no_room, uint32_t short_loops, uint32_t long_loops) {
+    if (took > 0) {
+        *no_room = 0;
+    } else if (asked > 0) {
+        uint32_t n = (*no_room)++ < TLM_BACKOFF_SHORT_TRIES ? short_loops : long_loops;
+        uint32_t i;
+        for (i = 0; i < n; i++) {
+            __asm__ volatile("nop");
+        }
     }
+    return took;
 }
 
 

@@ -121,12 +121,7 @@ size_t tlm_port_write_some(const char *buf, size_t n) {
         UART_TXD = (uint8_t)buf[i];
         tx_busy = 1;
     }
-    if (i > 0) {
-        tx_no_room = 0;
-    } else if (n > 0) {
-        tlm_cortex_m_backoff(&tx_no_room, TX_SHORT_LOOPS, TX_LONG_LOOPS);
-    }
-    return i;
+    return tlm_cortex_m_wrote(i, n, &tx_no_room, TX_SHORT_LOOPS, TX_LONG_LOOPS);
 }
 
 /* QEMU's 6-byte receive FIFO takes a byte only when it has room (the chardev's can_receive):

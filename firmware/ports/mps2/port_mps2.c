@@ -93,12 +93,7 @@ size_t tlm_port_write_some(const char *buf, size_t n) {
     for (i = 0; i < n && !(UART_STATE & STATE_TXFULL); i++) {
         UART_DATA = (uint8_t)buf[i];
     }
-    if (i > 0) {
-        tx_no_room = 0;
-    } else if (n > 0) {
-        tlm_cortex_m_backoff(&tx_no_room, TX_SHORT_LOOPS, TX_LONG_LOOPS);
-    }
-    return i;
+    return tlm_cortex_m_wrote(i, n, &tx_no_room, TX_SHORT_LOOPS, TX_LONG_LOOPS);
 }
 
 /* The UART's receive side is one data register, but QEMU hands it the next byte only once the
