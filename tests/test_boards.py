@@ -86,7 +86,13 @@ def test_known_facts():
     mps2 = boards.resolve("mps2-an386")
     assert mps2["qemu_machine"] == "mps2-an386" and mps2["serial"]["kind"] == "tcp"
     assert mps2["clock_hz"] == 25_000_000 and 1_000_000_000 // mps2["clock_hz"] == 40
-    assert boards.resolve("host").budget() == {"estimate": False, "flash_bytes": None, "ram_bytes": None}
+    assert boards.resolve("host").budget() == {"estimate": False, "flash_bytes": None, "ram_bytes": None,
+                                               "flash_estimate": False, "ram_estimate": False}
+    # the pico's flash reserve is measured (a linked sketch), its RAM reserve an estimate
+    pico = boards.resolve("pico").budget()
+    assert pico["estimate"] and pico["ram_estimate"] and not pico["flash_estimate"]
+    assert pico["flash_bytes"] == boards.resolve("pico")["app_flash_bytes"] - 55_530
+    assert boards.resolve("pico").budget(core_linked=True)["estimate"] is False
 
 
 def test_table_has_one_row_per_board():

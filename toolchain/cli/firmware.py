@@ -65,7 +65,8 @@ def build(project_dir: Path, board: str | None, estimate: bool, as_json: bool) -
     else:
         click.echo(f"runtime .text {r['runtime_text_bytes']:,} B, protocol {r['protocol_text_bytes']:,} B, "
                    f"plan {r['plan_text_bytes']:,} B, model data {r['model_data_bytes']:,} B")
-    est = " (budget estimates the core's share)" if r["budget_is_estimate"] else ""
+    parts = " and ".join(r.get("budget_estimates") or (["flash", "RAM"] if r["budget_is_estimate"] else []))
+    est = f" (budget estimates the core's share of {parts.replace('ram', 'RAM')})" if parts else ""
     click.echo(f"flash {r['flash_bytes']:,} / {r['flash_budget_bytes']:,} B, "
                f"RAM {r['ram_bytes']:,} / {r['ram_budget_bytes']:,} B: fits{est}")
     click.echo(f"per token: {per_token_line(r)}")

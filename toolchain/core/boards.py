@@ -60,6 +60,8 @@ FIELDS: dict[str, tuple[bool, str]] = {
     "core_flash_reserve_bytes": (False, "flash the vendor core/RTOS/USB stack takes out of app_flash_bytes"),
     "core_ram_reserve_bytes": (False, "RAM the vendor core/RTOS/USB stack/fixed stacks take out of app_ram_bytes"),
     "core_reserve_is_estimate": (False, "true when the reserves above are (partly) estimates, not measurements"),
+    "core_flash_reserve_is_estimate": (False, "core_reserve_is_estimate for the flash reserve alone (default: it)"),
+    "core_ram_reserve_is_estimate": (False, "core_reserve_is_estimate for the RAM reserve alone (default: it)"),
     "main_stack_bytes": (False, "stack the firmware's main loop runs on"),
     "latency_budget_cycles": (False, "per-token latency the tests hold the board to, in cycles"),
     "flash_wait_states": (False, "wait states of a flash read at clock_hz, for the cycle estimate (docs/runtime.md, "
@@ -126,17 +128,20 @@ class Board:
         return [_parse_usb_id(s) for s in self.data.get(key, ())]
 
     def budget(self, core_linked: bool = False) -> dict[str, Any]:
-        """What a build may use: {'flash_bytes', 'ram_bytes', 'estimate'}; None = unlimited.
+        """What a build may use: {'flash_bytes', 'ram_bytes', 'estimate', 'flash_estimate',
+        'ram_estimate'}; None = unlimited. `estimate`: either part's core reserve is an estimate.
 
         core_linked=False (the firmware's own objects, no vendor core): app_* minus the core
         reserves. core_linked=True (a fully linked sketch, whose size already includes the
         core): app_* itself."""
-        estimate = bool(self.data.get("core_reserve_is_estimate", False)) and not core_linked
-        out: dict[str, Any] = {"estimate": estimate}
+        both = bool(self.data.get("core_reserve_is_estimate", False))
+        out: dict[str, Any] = {}
         for kind in ("flash", "ram"):
             app = int(self.data[f"app_{kind}_bytes"])
             reserve = 0 if core_linked else int(self.data.get(f"core_{kind}_reserve_bytes", 0))
             out[f"{kind}_bytes"] = None if app == 0 else app - reserve
+            out[f"{kind}_estimate"] = bool(self.data.get(f"core_{kind}_reserve_is_estimate", both)) and not core_linked
+        out["estimate"] = out["flash_estimate"] or out["ram_estimate"]
         return out
 
 
@@ -283,6 +288,7 @@ _CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
     "clock_hz": _nonneg_int,
     "core_flash_reserve_bytes": _nonneg_int, "core_ram_reserve_bytes": _nonneg_int,
     "core_reserve_is_estimate": _boolean, "touch_1200bps": _boolean,
+    "core_flash_reserve_is_estimate": _boolean, "core_ram_reserve_is_estimate": _boolean,
     "main_stack_bytes": _positive_int, "latency_budget_cycles": _positive_int,
     "flash_wait_states": _nonneg_int, "flash_line_bytes": _positive_int, "flash_cache_lines": _nonneg_int,
     "aliases": _aliases, "usb_ids": _usb_list, "bootloader_usb_ids": _usb_list,

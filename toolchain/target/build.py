@@ -58,7 +58,8 @@ def check_budget(b: boards.Board, flash: int, ram: int, *, core_linked: bool, wh
     """Compare a build's flash/RAM with the board's budget; UsageError (exit 2) if over."""
     budget = b.budget(core_linked=core_linked)
     result = {"flash_bytes": flash, "ram_bytes": ram, "flash_budget_bytes": budget["flash_bytes"],
-              "ram_budget_bytes": budget["ram_bytes"], "budget_is_estimate": budget["estimate"]}
+              "ram_budget_bytes": budget["ram_bytes"], "budget_is_estimate": budget["estimate"],
+              "budget_estimates": [k for k in ("flash", "ram") if budget[f"{k}_estimate"]]}
     over = []
     if budget["flash_bytes"] is not None and flash > budget["flash_bytes"]:
         over.append(f"flash {flash:,} B > {budget['flash_bytes']:,} B")
