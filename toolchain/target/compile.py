@@ -105,17 +105,28 @@ def kernel_sources(kernels: str, core: str) -> list[Path]:
     return [KERNELS_DIR / table.get(core, table["*"])]
 
 
-def kernel_set(out_dir: Path | str) -> str:
-    """The kernel set a generated folder was emitted for (TLM_KERNELS in its tlm_config.h)."""
+_DEFINE_LINE = re.compile(r'^#define (TLM_[A-Z0-9_]+) (?:"([^"\\]*)"|(-?\d+))', re.MULTILINE)
+
+
+def config_defines(out_dir: Path | str, required: tuple[str, ...] = ()) -> dict:
+    """The #defines of a generated folder's tlm_config.h (strings and integers). UsageError
+    naming the file when it is missing or lacks one of `required` (an older tlmc emitted it)."""
     config_h = Path(out_dir) / "tlm_config.h"
     try:
         text = config_h.read_text(encoding="utf-8")
     except OSError:
         raise UsageError(f"{config_h}: not generated; run 'tlmc emit' first") from None
-    m = re.search(r'^#define TLM_KERNELS "(\w+)"', text, re.MULTILINE)
-    if m is None:
-        raise UsageError(f"{config_h}: no TLM_KERNELS (emitted by an older tlmc); rerun 'tlmc emit'")
-    return m.group(1)
+    values = {m.group(1): m.group(2) if m.group(2) is not None else int(m.group(3))
+              for m in _DEFINE_LINE.finditer(text)}
+    for key in required:
+        if key not in values:
+            raise UsageError(f"{config_h}: no {key} (emitted by an older tlmc); rerun 'tlmc emit'")
+    return values
+
+
+def kernel_set(out_dir: Path | str) -> str:
+    """The kernel set a generated folder was emitted for (TLM_KERNELS in its tlm_config.h)."""
+    return config_defines(out_dir, ("TLM_KERNELS",))["TLM_KERNELS"]
 
 
 def runtime_sources(kernels: str | None = None, core: str = "host") -> list[Path]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -58,7 +57,6 @@ DEFAULT_URL = "https://example.com/{name}"  # RFC 2606: a placeholder until --ur
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)       # every entry: the zip is a function of its contents
 FILE_MODE, DIR_MODE = 0o644, 0o755
 
-_DEFINE_LINE = re.compile(r'^#define (TLM_[A-Z0-9_]+) (?:"([^"\\]*)"|(-?\d+))', re.MULTILINE)
 
 
 def library_boards(board: str | None = None) -> list[Board]:
@@ -78,18 +76,9 @@ def library_boards(board: str | None = None) -> list[Board]:
     return arduino
 
 
-def _config(config_h: Path) -> dict:
-    """The #defines of a generated tlm_config.h: strings and integers."""
-    try:
-        text = config_h.read_text(encoding="utf-8")
-    except OSError:
-        raise UsageError(f"{config_h}: not generated; run 'tlmc emit' first") from None
-    values = {m.group(1): m.group(2) if m.group(2) is not None else int(m.group(3))
-              for m in _DEFINE_LINE.finditer(text)}
-    for key in ("TLM_MODEL_HASH", "TLM_KERNELS", "TLM_ARENA_BYTES", "TLM_HAS_GRAMMAR"):
-        if key not in values:
-            raise UsageError(f"{config_h}: no {key} (emitted by an older tlmc); rerun 'tlmc emit'")
-    return values
+def _config(gen_dir: Path) -> dict:
+    """The #defines of the emitted tlm_config.h the library needs."""
+    return compile_mod.config_defines(gen_dir, ("TLM_MODEL_HASH", "TLM_KERNELS", "TLM_ARENA_BYTES", "TLM_HAS_GRAMMAR"))
 
 
 def _board_kernel(b: Board, kernels: str) -> str:
@@ -134,7 +123,7 @@ def library_files(gen_dir: Path, boards: list[Board], project_name: str, *, auth
     """The library's files, by path inside its folder (library.properties, src/..., examples/...),
     from what `tlmc emit` wrote into gen_dir and the runtime. Nothing is written."""
     gen_dir = Path(gen_dir)
-    cfg = _config(gen_dir / "tlm_config.h")
+    cfg = _config(gen_dir)
     name = sketch_name(project_name)
     header = f"{name}.h"
     kernels, model_hash = cfg["TLM_KERNELS"], cfg["TLM_MODEL_HASH"]
@@ -179,7 +168,7 @@ def platformio_files(gen_dir: Path, library: dict[str, bytes], boards: list[Boar
     with an env per board that has a `platformio` table, lib/<name>/ with library.json,
     src/main.cpp the SerialProtocol example. UsageError when no board has a PlatformIO env."""
     name = sketch_name(project_name)
-    model_hash = _config(Path(gen_dir) / "tlm_config.h")["TLM_MODEL_HASH"]
+    model_hash = _config(Path(gen_dir))["TLM_MODEL_HASH"]
     with_pio = [b for b in boards if b.get("platformio")]
     if not with_pio:
         raise UsageError(f"board {', '.join(b.id for b in boards)}: no 'platformio' table in its board file; "
