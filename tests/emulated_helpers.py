@@ -56,3 +56,14 @@ def run_until_end(elf: Path, machine: str, state: Path, extra_args: tuple[str, .
                 if line == "END":
                     return lines
                 lines.append(line)
+
+
+def assert_logits_on_emulator(elf: Path, machine: str, state: Path, ids, want, label: str = "") -> None:
+    """Run `elf` in QEMU and ask LOGITS for each window of `ids`: every reply equals `want`'s row
+    (the TFLM reference's logits) byte for byte."""
+    with qemu.start(elf, machine, state_dir=state) as emu:
+        with Device(emu.url, timeout=60) as dev:
+            dev.sync()
+            for j, (x, y) in enumerate(zip(ids, want)):
+                got = dev.logits(x)
+                assert np.array_equal(got, y), f"{label}vector {j}: {np.sum(got != y)} of {len(y)} logits differ"

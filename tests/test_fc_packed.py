@@ -26,12 +26,11 @@ from toolchain.codegen import emit
 from toolchain.core import boards
 from toolchain.core.paths import FIRMWARE
 from toolchain.export import plan
-from toolchain.link.client import Device
 from toolchain.target import build
 from toolchain.target import compile as compile_mod
-from toolchain.target import cross, icount, qemu
+from toolchain.target import cross, icount
 
-from .emulated_helpers import fc_cases_c, run_until_end
+from .emulated_helpers import assert_logits_on_emulator, fc_cases_c, run_until_end
 from .runtime_helpers import (FcCase, build_harness, fc_harness_line, fc_reference, make_model,
                               run_harness, tflm_logits)
 
@@ -206,12 +205,7 @@ def test_word_vocabulary_model_on_the_emulated_cores_equals_tflm(board_id, word_
     out.mkdir()
     emit.emit_model(m.int8, None, out, board_id=board.id, kernels="optimized")
     elf = Path(build.firmware_elf(out, board)["elf"])
-    with qemu.start(elf, board["qemu_machine"], state_dir=tmp_path / "qemu") as emu:
-        with Device(emu.url, timeout=60) as dev:
-            dev.sync()
-            for j, (x, y) in enumerate(zip(ids, want)):
-                got = dev.logits(x)
-                assert np.array_equal(got, y), f"vector {j}: {np.sum(got != y)} of 800 logits differ"
+    assert_logits_on_emulator(elf, board["qemu_machine"], tmp_path / "qemu", ids, want)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from toolchain.target import qemu
 from toolchain.link.client import Device
 from toolchain.core.paths import FIRMWARE
 
-from .emulated_helpers import fc_cases_c, run_until_end
+from .emulated_helpers import assert_logits_on_emulator, fc_cases_c, run_until_end
 from .runtime_helpers import fc_reference, make_model, random_fc_cases, tflm_logits
 
 HERE = Path(__file__).resolve().parent
@@ -76,12 +76,7 @@ def test_random_models_on_the_emulated_m4_equal_tflm(kernels, tmp_path):
         ids[0] = 0
         want = tflm_logits(m.int8, ids)
         elf = _firmware(m, board, kernels, tmp_path / f"m{i}")
-        with qemu.start(elf, board["qemu_machine"], state_dir=tmp_path / "qemu") as emu:
-            with Device(emu.url, timeout=30) as dev:
-                dev.sync()
-                for j, (x, y) in enumerate(zip(ids, want)):
-                    got = dev.logits(x)
-                    assert np.array_equal(got, y), f"{m.name} ({kernels}) vector {j}: {np.sum(got != y)} logits differ"
+        assert_logits_on_emulator(elf, board["qemu_machine"], tmp_path / "qemu", ids, want, f"{m.name} ({kernels}) ")
 
 
 def test_small_model_on_the_emulated_m0_equals_tflm(tmp_path):
@@ -90,11 +85,7 @@ def test_small_model_on_the_emulated_m0_equals_tflm(tmp_path):
     ids = np.random.default_rng(3).integers(0, 23, (30, 6))
     want = tflm_logits(m.int8, ids)
     elf = _firmware(m, board, "optimized", tmp_path / "m0")
-    with qemu.start(elf, board["qemu_machine"], state_dir=tmp_path / "qemu") as emu:
-        with Device(emu.url, timeout=30) as dev:
-            dev.sync()
-            for x, y in zip(ids, want):
-                assert np.array_equal(dev.logits(x), y)
+    assert_logits_on_emulator(elf, board["qemu_machine"], tmp_path / "qemu", ids, want, "m0 ")
 
 
 def test_m0_objects_compile_for_both_kernel_sets(tmp_path):
