@@ -220,7 +220,7 @@ class Suite:
         expected = [self.g_last[i % len(self.g_last)] for i in range(n)]
         # requests in flight: 8 where the device's input has flow control (INFO rx_max=0); one at
         # a time where a small lossy buffer would overflow while the device computes a reply
-        batch = 8 if self.dev.rx_limit() == 0 else 1
+        batch = self.dev.in_flight(8)
         for s in range(0, n, batch):
             chunk = range(s, min(n, s + batch))
             self.dev.send_raw(b"".join(b"LOGITS " + " ".join(map(str, vectors[i])).encode() + b"\n" for i in chunk))

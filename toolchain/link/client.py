@@ -265,6 +265,10 @@ class Device:
         except ValueError:
             return self.rx_max
 
+    def in_flight(self, wanted: int) -> int:
+        """Requests ahead of their replies: `wanted` where the link loses nothing, else 1."""
+        return max(1, wanted) if self.rx_limit() == 0 else 1
+
     def send_raw(self, data: bytes) -> None:
         """Write `data`, in pieces of at most rx_limit() bytes: after each piece the OS has sent
         it (flush) and it has had its time on the wire (piece_pause at the baud rate; none on a
@@ -460,14 +464,11 @@ class Device:
         return self._token_ids(self.request(tokenize_request(text)).final, text)
 
     def tokenize_many(self, texts, in_flight: int = 1) -> list:
-        """tokenize() of each text. One request at a time, or up to `in_flight` TOKENIZE lines
-        ahead of their replies where the link loses nothing (INFO rx_max 0: USB CDC, the
-        emulators, a pty hold the host back when the device's buffer is full, and TOKENIZE reads
-        nothing ahead); on a link with a lossy receive buffer (rx_max > 0) always one at a time
-        (docs/protocol.md, "Host rules"). Each result is the ids, or the DeviceReplyError of a
-        text the device refused; a timeout raises."""
+        """tokenize() of each text, self.in_flight(in_flight) TOKENIZE lines ahead of their
+        replies (docs/protocol.md, "Host rules"). Each result is the ids, or the
+        DeviceReplyError of a text the device refused; a timeout raises."""
         texts = list(texts)
-        batch = max(1, in_flight) if self.rx_limit() == 0 else 1
+        batch = self.in_flight(in_flight)
         out: list = []
         for s in range(0, len(texts), batch):
             chunk = texts[s:s + batch]
