@@ -96,3 +96,22 @@ def test_init_writes_the_measured_defaults_for_recipe_and_corpus(tmp_path):
     # an explicit override still wins over the corpus defaults
     text = config.render_default("c", ["c.txt"], {"tokenizer": {"kind": "char"}})
     assert config.validate(tomllib.loads(text), tmp_path / "tlm.toml")["tokenizer"]["kind"] == "char"
+    # commands projects (the recipe, any grammar) train with label smoothing; a corpus does not
+    assert recipe["train"]["label_smoothing"] == 0.1 and corpus["train"]["label_smoothing"] == 0.0
+    grammar = config.validate(tomllib.loads(config.render_default("g", grammar="smarthome")), tmp_path / "tlm.toml")
+    assert grammar["train"]["label_smoothing"] == 0.1
+
+
+def test_a_config_written_before_label_smoothing_keeps_its_train_hash(tmp_path):
+    """A tlm.toml without [train] label_smoothing loads as 0, which the train and distill
+    stages leave out of their hash: a model trained before the field existed stays current."""
+    from toolchain.train import distill, loop
+
+    old = load_text(tmp_path, "")
+    assert old["train"]["label_smoothing"] == 0.0
+    assert "label_smoothing" not in loop.stage_inputs(old, "d")["train"]
+    assert "label_smoothing" not in distill.stage_inputs(old, "s")["train"]
+    assert loop.stage_inputs(old, "d")["train"] == {k: v for k, v in old["train"].items() if k != "label_smoothing"}
+    new = load_text(tmp_path, "[train]\nlabel_smoothing = 0.1\n")
+    assert loop.stage_hash(new, "d") != loop.stage_hash(old, "d")
+    assert loop.stage_inputs(new, "d")["train"]["label_smoothing"] == 0.1

@@ -90,6 +90,37 @@ def test_kl_term_matches_numpy():
     assert other.min() > 0
 
 
+def test_label_smoothed_ce_matches_numpy():
+    """[train] label_smoothing e: the target is (1 - e) on the true id + e / V on every id, the
+    loss the weighted mean over positions; e = 0 is the plain CE."""
+    from toolchain.core.tfenv import tf as _tf
+    from toolchain.train.loop import weighted_ce
+
+    tf = _tf()
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (4, 6, 13)).astype(np.float32)
+    y = rng.integers(0, 13, (4, 6)).astype(np.int32)
+    w = rng.choice([0.0, 0.1, 1.0], (4, 6)).astype(np.float32)
+    logp = logits - logits.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, y[..., None], -1)[..., 0]
+    for e in (0.0, 0.1, 0.3):
+        want_pos = (1 - e) * nll + e * (-logp.mean(-1))
+        want = (want_pos * w).sum() / w.sum()
+        got = float(weighted_ce(tf, tf.constant(y), tf.constant(w), tf.constant(logits), e).numpy())
+        assert got == pytest.approx(want, rel=1e-5)
+    # smoothing bounds what a wrong id costs: the loss is least with the wrong ids a finite
+    # gap below the true one, log((1 - e + e/V) / (e/V)), not at minus infinity
+    e, v = 0.1, 13
+    gap = np.log((1 - e + e / v) / (e / v))
+    one = np.zeros((1, v), np.float32)
+    losses = []
+    for g in (gap - 2, gap, gap + 2, 40.0):
+        one[0, 0] = g
+        losses.append(float(weighted_ce(tf, tf.constant([0]), tf.constant([1.0]), tf.constant(one), e).numpy()))
+    assert losses[1] < min(losses[0], losses[2]) and losses[3] > losses[1] + 1
+
+
 @pytest.mark.parametrize("arch,m", [
     ("mlp", {"context": 5, "embed": 4, "hidden": [9]}),
     ("gru", {"context": 1, "embed": 6, "hidden": [10, 7]}),

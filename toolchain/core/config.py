@@ -109,6 +109,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "seed": Field(int, 1, _range(0, 2**31 - 1), "seed for weights and data order"),
         "utterance_weight": Field(float, 0.1, _range(0.0, 1.0),
                                   "commands lines: loss weight of the utterance (up to ' => '); the command weighs 1"),
+        "label_smoothing": Field(float, 0.0, _range(0.0, 0.5),
+                                 "target 1 - e on the true token, e spread over all (commands: 0.1, so an intent "
+                                 "and a value seen apart are parsed together; docs/grammar.md)"),
         "checkpoint_steps": Field(int, 500, _range(1, 100_000_000), "save a resumable checkpoint this often"),
     },
     "teacher": {
@@ -357,9 +360,12 @@ def _toml_value(v: Any) -> str:
 
 
 # The defaults above are the built-in commands recipe's (the default project), chosen by
-# measurement (README, "The voice-command model"). `tlmc init --corpus` writes these instead:
-# a corpus of free text wants a different tokenizer and model (README, "Tokenizers").
-RECIPE_INIT = {"tokenizer": {"lowercase": True}}
+# measurement (README, "The voice-command model"), except where RECIPE_INIT says otherwise: what
+# `tlmc init` writes for a commands project (built-in or --grammar) on top of them; a field there
+# keeps its neutral default for a tlm.toml written before it existed (label smoothing changes
+# what a trained model is). `tlmc init --corpus` writes CORPUS_INIT instead: a corpus of free
+# text wants a different tokenizer and model (README, "Tokenizers").
+RECIPE_INIT = {"tokenizer": {"lowercase": True}, "train": {"label_smoothing": 0.1}}
 CORPUS_INIT = {"tokenizer": {"vocab_size": 512, "lowercase": False},
                "model": {"context": 16, "embed": 16, "hidden": [256, 256]},
                "train": {"steps": 0, "epochs": 2, "batch": 128, "lr": 0.002, "utterance_weight": 1.0}}

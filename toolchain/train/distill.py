@@ -154,7 +154,7 @@ def student_stream(cfg: Config, build: Path, ds: data_mod.Dataset, *, sample: bo
 
 
 def stage_inputs(cfg: Config, soft_hash: str) -> dict:
-    return {"data": data_mod.stage_hash(cfg), "model": cfg["model"], "train": cfg["train"],
+    return {"data": data_mod.stage_hash(cfg), "model": cfg["model"], "train": train_mod.hashed_train(cfg),
             "distill": cfg["distill"], "soft": soft_hash}
 
 

@@ -38,7 +38,13 @@ class Interrupted(TlmcError):
 
 def stage_inputs(cfg: Config, data_hash: str) -> dict:
     """What a scratch student is trained from: the data stage's output and [model], [train]."""
-    return {"data": data_hash, "model": cfg["model"], "train": cfg["train"]}
+    return {"data": data_hash, "model": cfg["model"], "train": hashed_train(cfg)}
+
+
+def hashed_train(cfg: Config) -> dict:
+    """[train] as the stage hashes it: `label_smoothing` left out when 0, so a project written
+    before the field existed keeps its trained model."""
+    return {k: v for k, v in cfg["train"].items() if not (k == "label_smoothing" and v == 0)}
 
 
 def stage_hash(cfg: Config, data_hash: str) -> str:
@@ -251,10 +257,10 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
         atomic_write_json(ckpt_meta, {"hash": h, "step": at, "n_weights": len(model.get_weights())})
         hist.save(at)
 
+    smoothing = float(t.get("label_smoothing", 0.0))
+
     def hard_loss(y, w, logits):
-        """Weighted mean CE; `w` is 0 at <pad> targets (never trained on), else the position's weight."""
-        ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-        return tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1e-6)
+        return weighted_ce(tf, y, w, logits, smoothing)
 
     @tf.function(jit_compile=False, reduce_retracing=True)
     def train_step(x, y, w):
@@ -338,6 +344,20 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
         p.unlink(missing_ok=True)
     metrics["cached"] = False
     return metrics
+
+
+def weighted_ce(tf, y, w, logits, smoothing: float = 0.0):
+    """Weighted mean CE; `w` is 0 at <pad> targets (never trained on), else the position's
+    weight. With `[train] label_smoothing` e > 0 the target puts 1 - e on the true id and e
+    spread evenly over every id (Keras' label smoothing): the wrong ids' logits stop short of
+    minus infinity, so a value never seen after some intent is not learnt as impossible there."""
+    if smoothing > 0:
+        vocab = logits.shape[-1]
+        ce = tf.keras.losses.categorical_crossentropy(tf.one_hot(y, vocab), logits, from_logits=True,
+                                                      label_smoothing=smoothing)
+    else:
+        ce = tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+    return tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1e-6)
 
 
 def distill_kl(tf, logits, sid, slog, temp: float):
