@@ -15,6 +15,7 @@
 
 #include "tlm_commands.h"
 #include "tlm_port.h"
+#include "harness_put.h"
 
 #define LINE_MAX 512
 
@@ -22,41 +23,27 @@ static void put_str(const char *s) {
     tlm_port_write(s, strlen(s));
 }
 
-static void put_int(int32_t v) {
-    char buf[12];
-    int i = 12;
-    uint32_t u = v < 0 ? (uint32_t)(-(int64_t)v) : (uint32_t)v;
-    do {
-        buf[--i] = (char)('0' + u % 10u);
-        u /= 10u;
-    } while (u != 0u);
-    if (v < 0) {
-        buf[--i] = '-';
-    }
-    tlm_port_write(buf + i, (size_t)(12 - i));
-}
-
 static void answer(const char *line, size_t len) {
     TlmCommand cmd;
     TlmCommandStatus st = tlm_command_parse(line, len, &cmd);
     int32_t s;
-    put_int((int32_t)st);
+    harness_put_int((int32_t)st);
     put_str(" ");
-    put_int(cmd.intent);
+    harness_put_int(cmd.intent);
     put_str(" ");
-    put_int((int32_t)cmd.error_at);
+    harness_put_int((int32_t)cmd.error_at);
     for (s = 0; s < cmd.n_slots; s++) {
         const TlmSlotValue *v = &cmd.slots[s];
         if (!v->present) {
             put_str(" -");
         } else if (v->text != NULL) {
             put_str(" L");
-            put_int(v->value);
+            harness_put_int(v->value);
             put_str(":");
             put_str(v->text);
         } else {
             put_str(" N");
-            put_int(v->value);
+            harness_put_int(v->value);
         }
     }
     put_str("\n");
@@ -64,13 +51,13 @@ static void answer(const char *line, size_t len) {
 
 static void null_arguments(void) {
     TlmCommand cmd;
-    put_int((int32_t)tlm_grammar_parse(NULL, "x", 1, &cmd));
+    harness_put_int((int32_t)tlm_grammar_parse(NULL, "x", 1, &cmd));
     put_str(" ");
-    put_int((int32_t)tlm_grammar_parse(&tlm_grammar, NULL, 1, &cmd));
+    harness_put_int((int32_t)tlm_grammar_parse(&tlm_grammar, NULL, 1, &cmd));
     put_str(" ");
-    put_int((int32_t)tlm_grammar_parse(&tlm_grammar, "x", 1, NULL));
+    harness_put_int((int32_t)tlm_grammar_parse(&tlm_grammar, "x", 1, NULL));
     put_str(" ");
-    put_int(cmd.intent);
+    harness_put_int(cmd.intent);
     put_str("\n");
 }
 

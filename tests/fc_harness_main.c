@@ -12,6 +12,7 @@
 
 #include "tlm_kernels.h"
 #include "tlm_port.h"
+#include "harness_put.h"
 
 extern const int32_t fc_case_count;
 extern const TlmFullyConnected fc_cases[];
@@ -21,19 +22,9 @@ extern const int8_t *const fc_inputs[];
 
 static int8_t out[MAX_OUT];
 
-static void put_int(int32_t v) {
-    char buf[12];
-    int i = 11;
-    uint32_t u = v < 0 ? (uint32_t)(-(int64_t)v) : (uint32_t)v;
-    buf[i] = ' ';
-    do {
-        buf[--i] = (char)('0' + u % 10u);
-        u /= 10u;
-    } while (u != 0u);
-    if (v < 0) {
-        buf[--i] = '-';
-    }
-    tlm_port_write(buf + i, (size_t)(12 - i));
+static void put_int(int32_t v) { /* then a space */
+    harness_put_int(v);
+    tlm_port_write(" ", 1);
 }
 
 int main(void) {
