@@ -289,6 +289,7 @@ def fit(job: Job, *, force: bool = False, stop_after_steps: int | None = None, p
     params, macs = arch.count(arch.weights(model), m)
     log(f"{job.name}: {m['arch']} {params:,} params, {macs:,} MACs/token, {len(train_pos):,} "
         f"{'sequences' if step_model else 'windows'}, {total} steps of {t['batch']}"
+        + (f", label smoothing {smoothing:g}" if smoothing > 0 else "")
         + (f", distilling (T={job.distill_cfg['temperature']}, alpha={job.distill_cfg['alpha']}, "
            f"top-{soft.k})" if soft is not None else ""))
     t0 = time.monotonic()
