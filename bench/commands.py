@@ -12,6 +12,7 @@ held-out utterances over the serial socket: instructions per parse are SysTick t
 QEMU -icount shift=0 (exact instruction counts of the emulated core, not a real board's
 cycles), and every device parse must equal the host's. The default configuration runs with
 `--seeds` seeds and its row shows the mean and the spread (min..max) of the exact matches.
+`--recipe-seed N` (default 1) draws other lines and so holds out other (intent, value) pairs.
 
 `--grammar FILE` (repeatable or comma-separated; a built-in grammar's name such as `smarthome`
 works too) benchmarks grammars instead (add `--configs` to run both): for each, a fresh project
@@ -79,10 +80,11 @@ def grammar_rows(specs: list[str]) -> list[tuple[str, Path, str | Path]]:
 
 
 def run_one(name: str, overrides: dict, seed: int, work: Path, board_id: str,
-            grammar: str | Path | None = None) -> dict:
-    folder = work / f"{name}-s{seed}"
+            grammar: str | Path | None = None, recipe_seed: int = 1) -> dict:
+    folder = work / (f"{name}-s{seed}" + (f"-r{recipe_seed}" if recipe_seed != 1 else ""))
     ov = {k: dict(v) for k, v in overrides.items()}
     ov.setdefault("train", {})["seed"] = seed
+    ov.setdefault("data", {})["recipe_seed"] = recipe_seed
     if not (folder / "tlm.toml").is_file():
         project.init(folder, overrides=ov, grammar=grammar)
     p = project.Project.load(folder)
@@ -149,6 +151,8 @@ def main() -> int:
     ap.add_argument("--grammar", action="append", default=[],
                     help="a grammar file or built-in name to benchmark (repeatable or comma-separated)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds of the default configuration and of each grammar")
+    ap.add_argument("--recipe-seed", type=int, default=1,
+                    help="[data] recipe_seed of every project: which lines, and which pairs the compositional split holds out")
     ap.add_argument("--work", type=Path, default=None, help="project folders here (kept; reruns reuse them)")
     ap.add_argument("--board", default="mps2-an386")
     ap.add_argument("--json", action="store_true")
@@ -166,7 +170,7 @@ def main() -> int:
     for name, overrides, seeds, init_as in runs:
         for seed in range(1, seeds + 1):
             say(f"{name} seed {seed} ...")
-            r = run_one(name, overrides, seed, work, args.board, grammar=init_as)
+            r = run_one(name, overrides, seed, work, args.board, grammar=init_as, recipe_seed=args.recipe_seed)
             say(json.dumps(r))
             rows.setdefault(name, []).append(r)
     if args.json:
