@@ -46,6 +46,7 @@ def test_rendered_default_config_loads_and_documents_every_field(tmp_path):
     ("[model]\narch = 'lstm9'\n", ["[model] arch = 'lstm9'", "one of"]),
     ("[train]\nlr = 0\n", ["[train] lr = 0.0"]),
     ("[train]\nbatch = 1.5\n", ["[train] batch = 1.5", "an integer"]),
+    ("[train]\nlabel_smoothing = 0.7\n", ["[train] label_smoothing = 0.7", "from 0.0 to 0.5"]),
     ("[tokenizer]\nkind = 'sentencepiece'\n", ["[tokenizer] kind = 'sentencepiece'", "'word', 'bpe'"]),
     ("[tokenizer]\nvocab_size = 8\n", ["[tokenizer] vocab_size = 8", "from 16 to 65535"]),
     ("[tokenizer]\nmin_count = 0\n", ["[tokenizer] min_count = 0"]),
